@@ -6,6 +6,7 @@
  * Layout (Int32 slots of a 16-byte SharedArrayBuffer):
  */
 import { ErrorCodes, RingError } from './errors.js'
+import { checkTimeout, waitAsync } from './wait.js'
 
 export const DoorbellSlot = {
   /** 'BEL1': identifies a doorbell buffer. Written once by allocateDoorbell. */
@@ -57,8 +58,10 @@ export class Doorbell {
    * the rings' indexes with Atomics (RingConsumer.available does).
    */
   wait (hasWork: () => boolean, timeoutMs: number): boolean {
+    checkTimeout(timeoutMs)
     const ctl = this.ctl
     if (hasWork()) return true
+    if (timeoutMs === 0) return false // a poll: do not raise the flag or count a sleep
     Atomics.store(ctl, DoorbellSlot.SLEEPING, 1)
     const seq = Atomics.load(ctl, DoorbellSlot.SEQ)
     if (!hasWork()) {
@@ -71,14 +74,15 @@ export class Doorbell {
 
   /** As wait, with Atomics.waitAsync (safe on an event loop). */
   async waitAsync (hasWork: () => boolean, timeoutMs: number): Promise<boolean> {
+    checkTimeout(timeoutMs)
     const ctl = this.ctl
     if (hasWork()) return true
+    if (timeoutMs === 0) return false // a poll: do not raise the flag or count a sleep
     Atomics.store(ctl, DoorbellSlot.SLEEPING, 1)
     const seq = Atomics.load(ctl, DoorbellSlot.SEQ)
     if (!hasWork()) {
       Atomics.add(ctl, DoorbellSlot.WAITS, 1)
-      const r = Atomics.waitAsync(ctl, DoorbellSlot.SEQ, seq, timeoutMs === Infinity ? undefined : timeoutMs)
-      if (r.async) await r.value
+      await waitAsync(ctl, DoorbellSlot.SEQ, seq, timeoutMs)
     }
     Atomics.store(ctl, DoorbellSlot.SLEEPING, 0)
     return hasWork()

@@ -31,6 +31,7 @@ import {
 } from './layout.js'
 import { ErrorCodes, RingError } from './errors.js'
 import { Doorbell } from './doorbell.js'
+import { checkTimeout, waitAsync } from './wait.js'
 
 /** tryReserve's answer when the record does not fit now. */
 export const RING_FULL = -1
@@ -84,12 +85,6 @@ function validate (sab: SharedArrayBuffer): number {
     throw new RingError(ErrorCodes.ERR_RING_SIZE, `ring header says capacity ${capacity} but the buffer has ${sab.byteLength} bytes`)
   }
   return capacity
-}
-
-function checkTimeout (timeoutMs: number): void {
-  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
-    throw new RingError(ErrorCodes.ERR_RING_INVALID_ARG, `timeout must be a number of milliseconds >= 0 (or Infinity), got ${String(timeoutMs)}`)
-  }
 }
 
 /** True when the record ending at free-running index `end` is covered by `watermark` (comparison modulo 2^32). */
@@ -158,8 +153,7 @@ export class RingObserver {
       if (left <= 0) return false
       Atomics.add(ctl, Slot.WATERMARK_WAITERS, 1)
       try {
-        const r = Atomics.waitAsync(ctl, Slot.WATERMARK, w, left === Infinity ? undefined : left)
-        if (r.async) await r.value
+        await waitAsync(ctl, Slot.WATERMARK, w, left)
       } finally {
         Atomics.sub(ctl, Slot.WATERMARK_WAITERS, 1)
       }
@@ -302,6 +296,21 @@ export class RingProducer extends RingObserver {
     return end
   }
 
+  /**
+   * Discards every record reserved since the last commit: the consumer never
+   * sees them and their space is free again. For writers that must publish a
+   * batch whole or not at all.
+   */
+  abort (): void {
+    this.wpos = Atomics.load(this.ctl, Slot.WRITE) >>> 0
+    this.lastRecord = -1
+  }
+
+  /** Bytes reserved since the last commit (not yet visible to the consumer). */
+  uncommitted (): number {
+    return (this.wpos - (Atomics.load(this.ctl, Slot.WRITE) >>> 0)) >>> 0
+  }
+
   /** Free bytes now (reloads the read index). */
   free (): number {
     this.cachedRead = Atomics.load(this.ctl, Slot.READ) >>> 0
@@ -362,8 +371,7 @@ export class RingProducer extends RingObserver {
       const left = deadline - performance.now()
       if (left <= 0) { Atomics.store(ctl, Slot.PRODUCER_SLEEPING, 0); return false }
       Atomics.add(ctl, Slot.PRODUCER_WAITS, 1)
-      const w = Atomics.waitAsync(ctl, Slot.READ, r, left === Infinity ? undefined : left)
-      if (w.async) await w.value
+      await waitAsync(ctl, Slot.READ, r, left)
       Atomics.store(ctl, Slot.PRODUCER_SLEEPING, 0)
     }
   }
@@ -484,6 +492,7 @@ export class RingConsumer extends RingObserver {
     const ctl = this.ctl
     const mine = this.rpos | 0
     if (Atomics.load(ctl, Slot.WRITE) !== mine) return true
+    if (timeoutMs === 0) return false // a poll: do not raise the flag or count a sleep
     Atomics.store(ctl, Slot.CONSUMER_SLEEPING, 1)
     const w = Atomics.load(ctl, Slot.WRITE)
     if (w === mine) {
@@ -500,12 +509,12 @@ export class RingConsumer extends RingObserver {
     const ctl = this.ctl
     const mine = this.rpos | 0
     if (Atomics.load(ctl, Slot.WRITE) !== mine) return true
+    if (timeoutMs === 0) return false // a poll: do not raise the flag or count a sleep
     Atomics.store(ctl, Slot.CONSUMER_SLEEPING, 1)
     const w = Atomics.load(ctl, Slot.WRITE)
     if (w === mine) {
       Atomics.add(ctl, Slot.CONSUMER_WAITS, 1)
-      const r = Atomics.waitAsync(ctl, Slot.WRITE, w, timeoutMs === Infinity ? undefined : timeoutMs)
-      if (r.async) await r.value
+      await waitAsync(ctl, Slot.WRITE, w, timeoutMs)
     }
     Atomics.store(ctl, Slot.CONSUMER_SLEEPING, 0)
     return Atomics.load(ctl, Slot.WRITE) !== mine

@@ -1,0 +1,188 @@
+/**
+ * The data plane, seen from the main thread: allocates the shared buffers,
+ * starts the flush worker and the Piscina pool of parse workers, batches
+ * request bodies into parse tasks, and waits for durable watermarks.
+ */
+import { Worker } from 'node:worker_threads'
+import { once } from 'node:events'
+import { Piscina } from 'piscina'
+import type { Logger } from 'pino'
+import { Doorbell, RingObserver, allocateDoorbell, allocateRing } from 'native-free-ringbuffer'
+import {
+  CLAIM_FREE, CONTROL_SLOTS, ControlSlot, FLUSH_STATS_SLOTS, FlushMessage,
+  type BodyJob, type BodyOutcome, type FlushWorkerData, type ParseWorkerData, type TaskOutcome,
+} from '../workers/shared.js'
+import { WatermarkWatcher } from './watermark.js'
+import { HttpError } from './errors.js'
+
+export interface EngineConfig {
+  dataDir: string
+  ack: 'durable' | 'committed' | 'received'
+  parseWorkers: number
+  ringBytes: number
+  maxBodyBytes: number
+  maxQueue: number
+  admissionWaitMs: number
+  flushMaxSamples: number
+  flushDelayMs: number
+  mapSizeBytes: number
+}
+
+/** Bodies that arrived in one event-loop turn go to the pool as one task, up to these bounds. */
+const MAX_BODIES_PER_TASK = 256
+const MAX_BYTES_PER_TASK = 8 * 1024 * 1024 // 8 MiB
+
+interface Pending { resolve: (r: { ring: number, outcome: BodyOutcome }) => void, reject: (e: unknown) => void }
+
+export class Engine {
+  readonly rings: RingObserver[]
+  readonly flushStats: Float64Array
+  readonly watcher: WatermarkWatcher
+  private readonly pool: Piscina
+  private readonly flush: Worker
+  private readonly control: Int32Array
+  private readonly doorbell: Doorbell
+  private readonly maxQueue: number
+  private readonly log: Logger
+  private batch: BodyJob[] = []
+  private batchWaiters: Pending[] = []
+  private batchBytes = 0
+  private scheduled = false
+  private flushExited: Promise<unknown>
+  private flushFailed: Error | undefined
+  tasksDispatched = 0
+
+  private constructor (config: EngineConfig, log: Logger, flush: Worker, buffers: { rings: SharedArrayBuffer[], claims: SharedArrayBuffer, doorbell: SharedArrayBuffer, control: SharedArrayBuffer, stats: SharedArrayBuffer }) {
+    this.log = log
+    this.flush = flush
+    this.maxQueue = config.maxQueue
+    this.rings = buffers.rings.map((r) => new RingObserver(r))
+    this.flushStats = new Float64Array(buffers.stats)
+    this.control = new Int32Array(buffers.control)
+    this.doorbell = new Doorbell(buffers.doorbell)
+    this.watcher = new WatermarkWatcher(this.rings)
+    this.flushExited = once(flush, 'exit')
+    flush.on('message', (m: { type: string, message?: string }) => {
+      if (m.type === FlushMessage.FATAL) {
+        this.flushFailed = new Error(m.message)
+        log.fatal({ err: m.message }, 'flush worker failed')
+      }
+    })
+    flush.on('error', (err) => { this.flushFailed = err; log.fatal({ err }, 'flush worker crashed') })
+    const workerData: ParseWorkerData = {
+      rings: buffers.rings,
+      claims: buffers.claims,
+      doorbell: buffers.doorbell,
+      maxBodyBytes: config.maxBodyBytes,
+      admissionWaitMs: config.admissionWaitMs,
+    }
+    this.pool = new Piscina({
+      filename: new URL('../workers/parse.js', import.meta.url).href,
+      minThreads: config.parseWorkers,
+      maxThreads: config.parseWorkers,
+      idleTimeout: Infinity,
+      maxQueue: Math.max(1, config.maxQueue),
+      workerData,
+    })
+    const claims = new Int32Array(buffers.claims)
+    // A parse worker that died cannot release its ring: do it for it, so its replacement can claim one.
+    this.pool.on('workerDestroy', (w: { threadId: number }) => {
+      for (let i = 0; i < claims.length; i++) {
+        if (Atomics.compareExchange(claims, i, w.threadId, CLAIM_FREE) === w.threadId) {
+          Atomics.notify(claims, 0)
+          log.warn({ threadId: w.threadId, ring: i }, 'parse worker exited; its ring is free again')
+        }
+      }
+    })
+    this.pool.on('error', (err: Error) => log.error({ err }, 'parse pool error'))
+  }
+
+  static async start (config: EngineConfig, log: Logger): Promise<Engine> {
+    const rings = Array.from({ length: config.parseWorkers }, () => allocateRing(config.ringBytes))
+    const buffers = {
+      rings,
+      claims: new SharedArrayBuffer(4 * config.parseWorkers),
+      doorbell: allocateDoorbell(),
+      control: new SharedArrayBuffer(4 * CONTROL_SLOTS),
+      stats: new SharedArrayBuffer(8 * FLUSH_STATS_SLOTS),
+    }
+    const flushData: FlushWorkerData = {
+      rings,
+      doorbell: buffers.doorbell,
+      control: buffers.control,
+      stats: buffers.stats,
+      dataDir: config.dataDir,
+      mapSizeBytes: config.mapSizeBytes,
+      ack: config.ack,
+      flushMaxSamples: config.flushMaxSamples,
+      flushDelayMs: config.flushDelayMs,
+    }
+    const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush' })
+    const ready = await new Promise<{ series: number, nextSeq: number }>((resolve, reject) => {
+      const onExit = (code: number): void => reject(new Error(`flush worker exited with code ${code} during start`))
+      flush.once('exit', onExit)
+      flush.once('error', reject)
+      flush.on('message', function onMsg (m: { type: string, message?: string, series: number, nextSeq: number }) {
+        if (m.type === FlushMessage.READY) { flush.off('exit', onExit); flush.off('error', reject); flush.off('message', onMsg); resolve(m) }
+        if (m.type === FlushMessage.FATAL) reject(new Error(m.message))
+      })
+    })
+    log.info({ series: ready.series, segments: ready.nextSeq - 1 }, 'store opened')
+    return new Engine(config, log, flush, buffers)
+  }
+
+  get failed (): Error | undefined { return this.flushFailed }
+  get queueSize (): number { return this.pool.queueSize }
+  get threads (): number { return this.pool.threads.length }
+  get utilization (): number { return this.pool.utilization }
+
+  /** Sends a body to a parse worker (batched per event-loop turn). Throws ERR_OVERLOADED if the parse queue is full. */
+  submit (job: BodyJob): Promise<{ ring: number, outcome: BodyOutcome }> {
+    if (this.pool.queueSize >= this.maxQueue) {
+      throw new HttpError('ERR_OVERLOADED', `parse queue full (${this.pool.queueSize} tasks waiting)`, { reason: 'queue_full' })
+    }
+    return new Promise((resolve, reject) => {
+      this.batch.push(job)
+      this.batchWaiters.push({ resolve, reject })
+      this.batchBytes += job.body.byteLength
+      if (this.batch.length >= MAX_BODIES_PER_TASK || this.batchBytes >= MAX_BYTES_PER_TASK) this.dispatch()
+      else if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.dispatch()) }
+    })
+  }
+
+  private dispatch (): void {
+    this.scheduled = false
+    if (this.batch.length === 0) return
+    const bodies = this.batch
+    const waiters = this.batchWaiters
+    this.batch = []
+    this.batchWaiters = []
+    this.batchBytes = 0
+    this.tasksDispatched++
+    const transferList = bodies.map((b) => b.body.buffer as ArrayBuffer)
+    this.pool.run({ bodies }, { transferList }).then((result: TaskOutcome) => {
+      for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve({ ring: result.ring, outcome: result.bodies[i]! })
+    }, (err: unknown) => {
+      for (const w of waiters) w.reject(err)
+    })
+  }
+
+  /** Resolves when ring `ring`'s durable watermark covers `end`. */
+  waitDurable (ring: number, end: number): Promise<void> {
+    return this.watcher.wait(ring, end)
+  }
+
+  /** Test hook: delay each commit of the flush worker by `ms` (0 = off). */
+  setSlowCommit (ms: number): void {
+    Atomics.store(this.control, ControlSlot.SLOW_COMMIT_MS, ms)
+  }
+
+  /** Stops the parse workers, then has the flush worker drain the rings, commit and close LMDB. */
+  async stop (): Promise<void> {
+    this.dispatch()
+    await this.pool.close()
+    Atomics.store(this.control, ControlSlot.STOP, 1)
+    this.doorbell.ring()
+    await this.flushExited
+  }
+}

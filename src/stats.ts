@@ -1,0 +1,128 @@
+/**
+ * Counters the main thread keeps itself (requests, samples, rejections per
+ * endpoint and reason) and the views it renders: /stats (JSON) and /metrics
+ * (Prometheus text). The flush worker's figures come from its shared
+ * FLUSH_STATS buffer and the rings' from their headers: no message round trip
+ * per scrape.
+ */
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { FlushStat, RECENT_COMMITS } from '../workers/shared.js'
+import type { Engine } from './engine.js'
+
+export interface EndpointCounters {
+  requests: Record<string, number>
+  samplesAccepted: number
+  linesRejected: number
+  fieldsSkipped: number
+  rejectedRequests: Record<string, number>
+}
+
+function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))
+  return sorted[i]!
+}
+
+export class Stats {
+  readonly startedAt = Date.now()
+  readonly endpoints: Record<string, EndpointCounters> = {}
+  inflightRequests = 0
+  inflightBytes = 0
+
+  endpoint (name: string): EndpointCounters {
+    let e = this.endpoints[name]
+    if (e === undefined) {
+      e = { requests: {}, samplesAccepted: 0, linesRejected: 0, fieldsSkipped: 0, rejectedRequests: {} }
+      this.endpoints[name] = e
+    }
+    return e
+  }
+
+  request (name: string, status: number): void {
+    const e = this.endpoint(name)
+    e.requests[status] = (e.requests[status] ?? 0) + 1
+  }
+
+  rejected (name: string, reason: string): void {
+    const e = this.endpoint(name)
+    e.rejectedRequests[reason] = (e.rejectedRequests[reason] ?? 0) + 1
+  }
+
+  snapshot (engine: Engine, dataDir: string, ack: string): Record<string, unknown> {
+    const f = engine.flushStats
+    const n = Math.min(f[FlushStat.RECENT_COUNT]!, RECENT_COMMITS)
+    const lat: number[] = []
+    const batch: number[] = []
+    for (let i = 0; i < n; i++) { lat.push(f[FlushStat.RECENT_LATENCY + i]!); batch.push(f[FlushStat.RECENT_BATCH + i]!) }
+    lat.sort((a, b) => a - b)
+    batch.sort((a, b) => a - b)
+    let lmdbFileBytes = 0
+    try { lmdbFileBytes = statSync(join(dataDir, 'data.mdb')).blocks * 512 } catch { /* not created yet */ }
+    const lastCommit = f[FlushStat.LAST_COMMIT_AT_MS]!
+    return {
+      uptimeSeconds: (Date.now() - this.startedAt) / 1000,
+      ack,
+      inflight: { requests: this.inflightRequests, bytes: this.inflightBytes, awaitingCommit: engine.watcher.pending(), parseQueue: engine.queueSize },
+      endpoints: this.endpoints,
+      rings: engine.rings.map((r, i) => ({ ring: i, ...r.stats() })),
+      flush: {
+        samplesCommitted: f[FlushStat.SAMPLES_COMMITTED],
+        commits: f[FlushStat.COMMITS],
+        secondsSinceLastCommit: lastCommit === 0 ? null : (Date.now() - lastCommit) / 1000,
+        recentCommits: n,
+        commitLatencyMs: { p50: percentile(lat, 0.5), p90: percentile(lat, 0.9), p99: percentile(lat, 0.99), max: lat[lat.length - 1] ?? 0 },
+        batchSamples: { p50: percentile(batch, 0.5), p90: percentile(batch, 0.9), p99: percentile(batch, 0.99), max: batch[batch.length - 1] ?? 0 },
+        corruptRecords: f[FlushStat.CORRUPT_RECORDS],
+      },
+      storage: {
+        lmdbFileBytes,
+        segmentBytesWritten: f[FlushStat.BYTES_WRITTEN],
+        series: f[FlushStat.SERIES_TOTAL],
+        seriesCreated: f[FlushStat.SERIES_CREATED],
+      },
+      process: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
+    }
+  }
+
+  metrics (engine: Engine, dataDir: string): string {
+    const s = this.snapshot(engine, dataDir, '') as { storage: { lmdbFileBytes: number, series: number }, flush: { commitLatencyMs: Record<string, number> } }
+    const f = engine.flushStats
+    const out: string[] = []
+    const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+    const family = (name: string, type: string, help: string): void => { out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`) }
+    family('ringest_samples_ingested_total', 'counter', 'Samples accepted and acknowledged, by endpoint.')
+    for (const [ep, c] of Object.entries(this.endpoints)) out.push(`ringest_samples_ingested_total{endpoint="${esc(ep)}"} ${c.samplesAccepted}`)
+    family('ringest_lines_rejected_total', 'counter', 'Lines or JSON entries rejected by the parsers, by endpoint.')
+    for (const [ep, c] of Object.entries(this.endpoints)) out.push(`ringest_lines_rejected_total{endpoint="${esc(ep)}"} ${c.linesRejected}`)
+    family('ringest_requests_total', 'counter', 'HTTP requests answered, by endpoint and status code.')
+    for (const [ep, c] of Object.entries(this.endpoints)) {
+      for (const [code, v] of Object.entries(c.requests)) out.push(`ringest_requests_total{endpoint="${esc(ep)}",code="${code}"} ${v}`)
+    }
+    family('ringest_requests_rejected_total', 'counter', 'Requests refused, by endpoint and reason.')
+    for (const [ep, c] of Object.entries(this.endpoints)) {
+      for (const [reason, v] of Object.entries(c.rejectedRequests)) out.push(`ringest_requests_rejected_total{endpoint="${esc(ep)}",reason="${esc(reason)}"} ${v}`)
+    }
+    family('ringest_samples_committed_total', 'counter', 'Samples committed to LMDB by the flush worker.')
+    out.push(`ringest_samples_committed_total ${f[FlushStat.SAMPLES_COMMITTED]}`)
+    family('ringest_commits_total', 'counter', 'LMDB write transactions committed by the flush worker.')
+    out.push(`ringest_commits_total ${f[FlushStat.COMMITS]}`)
+    family('ringest_ring_used_bytes', 'gauge', 'Bytes in use in each parse worker ring.')
+    engine.rings.forEach((r, i) => out.push(`ringest_ring_used_bytes{ring="${i}"} ${r.used()}`))
+    family('ringest_ring_capacity_bytes', 'gauge', 'Capacity of each parse worker ring.')
+    engine.rings.forEach((r, i) => out.push(`ringest_ring_capacity_bytes{ring="${i}"} ${r.capacity}`))
+    family('ringest_inflight_requests', 'gauge', 'Requests being handled.')
+    out.push(`ringest_inflight_requests ${this.inflightRequests}`)
+    family('ringest_lmdb_file_bytes', 'gauge', 'Allocated size of the LMDB data file.')
+    out.push(`ringest_lmdb_file_bytes ${s.storage.lmdbFileBytes}`)
+    family('ringest_series', 'gauge', 'Series in the index.')
+    out.push(`ringest_series ${s.storage.series}`)
+    family('ringest_commit_latency_p99_seconds', 'gauge', 'p99 of the recent LMDB commit latencies (last 1024 commits).')
+    out.push(`ringest_commit_latency_p99_seconds ${(s.flush.commitLatencyMs.p99 ?? 0) / 1000}`)
+    family('ringest_process_resident_memory_bytes', 'gauge', 'Resident set size.')
+    out.push(`ringest_process_resident_memory_bytes ${process.memoryUsage.rss()}`)
+    family('ringest_uptime_seconds', 'gauge', 'Seconds since start.')
+    out.push(`ringest_uptime_seconds ${(Date.now() - this.startedAt) / 1000}`)
+    return out.join('\n') + '\n'
+  }
+}

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, expect, it } from 'vitest'
+import { Pool } from 'undici'
+import { startChild } from './helpers/child.js'
+import { exportSeries } from './helpers/server.js'
+
+const dirs: string[] = []
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+
+/** Drives `clients` writers until stop() and records which (client, k) got a 204. */
+function load (url: string, clients: number, series: string) {
+  const acked = new Map<number, number[]>()
+  const statuses = new Map<number, number>()
+  let running = true
+  const pool = new Pool(url, { connections: clients })
+  const done = Promise.all(Array.from({ length: clients }, async (_, c) => {
+    const mine: number[] = []
+    acked.set(c, mine)
+    for (let k = 0; running; k++) {
+      const body = Array.from({ length: 20 }, (_, l) => `${series},client=c${c} v=${k * 20 + l} ${1700000000000 + k * 20 + l}`).join('\n')
+      try {
+        const res = await pool.request({ path: '/write?precision=ms', method: 'POST', body })
+        await res.body.dump()
+        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
+        if (res.statusCode === 204) for (let l = 0; l < 20; l++) mine.push(k * 20 + l)
+      } catch {
+        return // the server went away
+      }
+    }
+  }))
+  return {
+    acked,
+    statuses,
+    stop: async () => { running = false; await done; await pool.destroy() },
+  }
+}
+
+async function verify (url: string, series: string, acked: Map<number, number[]>): Promise<number> {
+  const out = await exportSeries(url, `${series}_v`)
+  const stored = new Map(out.map((e) => [e.metric.client, new Set(e.values)]))
+  let n = 0
+  for (const [c, ks] of acked) {
+    const have = stored.get(`c${c}`) ?? new Set<number>()
+    const missing = ks.filter((k) => !have.has(k))
+    expect(missing, `client c${c} lost acknowledged samples`).toEqual([])
+    n += ks.length
+  }
+  return n
+}
+
+it('after kill -9 under load, a restart serves every acknowledged sample', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ringest-crash-'))
+  dirs.push(dir)
+  const child = await startChild({ dataDir: dir })
+  const l = load(child.url, 16, 'crash')
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  child.proc.kill('SIGKILL')
+  await child.exited
+  await l.stop()
+  const again = await startChild({ dataDir: dir })
+  try {
+    const n = await verify(again.url, 'crash', l.acked)
+    expect(n).toBeGreaterThan(1000)
+  } finally {
+    again.proc.kill('SIGKILL')
+    await again.exited
+  }
+})
+
+it('SIGTERM under load exits 0 and loses nothing acknowledged', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ringest-term-'))
+  dirs.push(dir)
+  const child = await startChild({ dataDir: dir })
+  const l = load(child.url, 16, 'term')
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  child.proc.kill('SIGTERM')
+  const [code] = await child.exited
+  await l.stop()
+  expect(code).toBe(0)
+  const again = await startChild({ dataDir: dir })
+  try {
+    const n = await verify(again.url, 'term', l.acked)
+    expect(n).toBeGreaterThan(1000)
+  } finally {
+    again.proc.kill('SIGKILL')
+    await again.exited
+  }
+})

@@ -1,0 +1,189 @@
+/**
+ * The flush worker: the only LMDB writer. It drains every parse worker's ring,
+ * maps each ring's local series ids to global ones (creating series as they
+ * appear), and writes one segment per group commit. After each commit it
+ * publishes each ring's watermark: with --ack durable the commit has been
+ * fsync'd when transactionSync returns, so the watermark means "on disk".
+ *
+ * It is a plain dedicated Worker (not a Piscina task) with a blocking loop:
+ * it sleeps on the doorbell (Atomics.wait) when every ring is empty, so it
+ * costs nothing when idle and needs no event loop between commits.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
+import { ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
+import { STORAGE_FORMAT, encodeSegment, openStore, segmentKey, segmentSeq } from './storage.js'
+
+const data = workerData as FlushWorkerData
+const control = new Int32Array(data.control)
+const stats = new Float64Array(data.stats)
+const doorbell = new Doorbell(data.doorbell)
+const consumers = data.rings.map((r) => new RingConsumer(r))
+const store = openStore(data.dataDir, { mapSizeBytes: data.mapSizeBytes, sync: data.ack === 'durable' })
+
+// --- the series index (key -> global id), loaded whole at start ---
+const seriesIds = new Map<string, number>()
+let nextSeriesId = 1
+for (const { key, value } of store.series.getRange()) {
+  seriesIds.set(value, key)
+  if (key >= nextSeriesId) nextSeriesId = key + 1
+}
+let nextSeq = 1
+for (const key of store.segments.getKeys({ reverse: true, limit: 1 })) nextSeq = segmentSeq(key) + 1
+if (store.meta.get('format') === undefined) store.meta.putSync('format', STORAGE_FORMAT)
+stats[FlushStat.SERIES_TOTAL] = seriesIds.size
+
+/** Per ring: local series id -> global id (0 = unknown). */
+const localToGlobal: Array<Uint32Array> = consumers.map(() => new Uint32Array(1024))
+
+// --- the batch being built for the next commit ---
+let cap = Math.max(1024, data.flushMaxSamples * 2)
+let ids = new Uint32Array(cap)
+let ts = new Float64Array(cap)
+let vals = new Float64Array(cap)
+let count = 0
+let minTs = Infinity
+let maxTs = -Infinity
+let firstPendingAt = 0
+const newSeries: Array<[number, string]> = []
+let dirty = false
+let corrupt = 0
+
+function grow (): void {
+  cap *= 2
+  const i2 = new Uint32Array(cap); i2.set(ids); ids = i2
+  const t2 = new Float64Array(cap); t2.set(ts); ts = t2
+  const v2 = new Float64Array(cap); v2.set(vals); vals = v2
+}
+
+let ring = 0
+let consumer = consumers[0]!
+function visit (offset: number, length: number, tag: number): void {
+  dirty = true
+  switch (tag) {
+    case RecordKind.RESET:
+      localToGlobal[ring]!.fill(0)
+      return
+    case RecordKind.SERIES: {
+      const local = consumer.u32[offset >> 2]!
+      const len = consumer.u32[(offset >> 2) + 1]!
+      const key = Buffer.from(consumer.buffer, offset + 8, len).toString('utf8')
+      let id = seriesIds.get(key)
+      if (id === undefined) {
+        id = nextSeriesId++
+        seriesIds.set(key, id)
+        newSeries.push([id, key])
+      }
+      let map = localToGlobal[ring]!
+      if (local >= map.length) {
+        const m2 = new Uint32Array(Math.max(local + 1, map.length * 2))
+        m2.set(map)
+        map = localToGlobal[ring] = m2
+      }
+      map[local] = id
+      return
+    }
+    case RecordKind.SAMPLES: {
+      const rows = (length / SAMPLE_ROW_BYTES) | 0
+      if (rows === 0) return
+      if (firstPendingAt === 0) firstPendingAt = performance.now()
+      while (count + rows > cap) grow()
+      const f64 = consumer.f64
+      const map = localToGlobal[ring]!
+      let o = offset >> 3
+      for (let i = 0; i < rows; i++, o += 3) {
+        const gid = map[f64[o]!]
+        if (gid === undefined || gid === 0) { corrupt++; continue }
+        const t = f64[o + 1]!
+        ids[count] = gid
+        ts[count] = t
+        vals[count] = f64[o + 2]!
+        if (t < minTs) minTs = t
+        if (t > maxTs) maxTs = t
+        count++
+      }
+      return
+    }
+    default:
+      corrupt++
+  }
+}
+
+/** Ring positions read by the batch being built (published after its commit). */
+const drainedTo = consumers.map((c) => c.readPosition)
+
+function drain (): void {
+  for (ring = 0; ring < consumers.length; ring++) {
+    consumer = consumers[ring]!
+    if (consumer.read(visit) > 0 || consumer.readPosition !== drainedTo[ring]) {
+      drainedTo[ring] = consumer.readPosition
+      // The samples are copied into the batch: the ring space can be reused now.
+      consumer.release()
+    }
+  }
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4))
+
+function commit (): void {
+  const started = performance.now()
+  const slow = Atomics.load(control, ControlSlot.SLOW_COMMIT_MS)
+  if (slow > 0) Atomics.wait(sleepCell, 0, 0, slow)
+  const segment = count > 0 ? encodeSegment(ids, ts, vals, count, minTs, maxTs) : undefined
+  store.env.transactionSync(() => {
+    for (const [id, key] of newSeries) store.series.putSync(id, key)
+    if (segment !== undefined) store.segments.putSync(segmentKey(nextSeq++), segment)
+  })
+  for (let r = 0; r < consumers.length; r++) consumers[r]!.publishWatermark(drainedTo[r])
+  const ms = performance.now() - started
+  const n = stats[FlushStat.RECENT_COUNT]! % RECENT_COMMITS
+  stats[FlushStat.RECENT_LATENCY + n] = ms
+  stats[FlushStat.RECENT_BATCH + n] = count
+  stats[FlushStat.RECENT_COUNT] = stats[FlushStat.RECENT_COUNT]! + 1
+  stats[FlushStat.SAMPLES_COMMITTED] = stats[FlushStat.SAMPLES_COMMITTED]! + count
+  stats[FlushStat.COMMITS] = stats[FlushStat.COMMITS]! + 1
+  stats[FlushStat.SERIES_CREATED] = stats[FlushStat.SERIES_CREATED]! + newSeries.length
+  stats[FlushStat.SERIES_TOTAL] = seriesIds.size
+  stats[FlushStat.LAST_COMMIT_AT_MS] = Date.now()
+  stats[FlushStat.BYTES_WRITTEN] = stats[FlushStat.BYTES_WRITTEN]! + (segment?.length ?? 0)
+  stats[FlushStat.CORRUPT_RECORDS] = corrupt
+  count = 0
+  minTs = Infinity
+  maxTs = -Infinity
+  firstPendingAt = 0
+  newSeries.length = 0
+  dirty = false
+}
+
+const stopping = (): boolean => Atomics.load(control, ControlSlot.STOP) !== 0
+const hasWork = (): boolean => {
+  if (stopping()) return true
+  for (const c of consumers) if (c.available() > 0) return true
+  return false
+}
+
+function loop (): void {
+  for (;;) {
+    const stop = stopping()
+    drain()
+    if (dirty) {
+      const due = count >= data.flushMaxSamples || count === 0 || stop ||
+        performance.now() - firstPendingAt >= data.flushDelayMs
+      if (due) { commit(); continue }
+      doorbell.wait(hasWork, Math.max(0, data.flushDelayMs - (performance.now() - firstPendingAt)))
+      continue
+    }
+    if (stop) break
+    doorbell.wait(hasWork, 1000)
+  }
+}
+
+parentPort!.postMessage({ type: FlushMessage.READY, series: seriesIds.size, nextSeq })
+try {
+  loop()
+  await store.close()
+  parentPort!.postMessage({ type: FlushMessage.STOPPED })
+} catch (err) {
+  parentPort!.postMessage({ type: FlushMessage.FATAL, message: (err as Error).stack ?? String(err) })
+  process.exit(1)
+}

@@ -1,0 +1,161 @@
+/**
+ * Shared-memory layouts and message shapes used across ringest's threads.
+ * Every Int32/Float64 slot has a name and says which thread writes it.
+ *
+ * Buffers (all allocated by the main thread, attached by the workers):
+ * - one ring per parse worker (native-free-ringbuffer), records below;
+ * - CLAIMS: which parse worker owns which ring;
+ * - the flush doorbell (native-free-ringbuffer Doorbell);
+ * - FLUSH_STATS: the flush worker's counters and recent commit samples;
+ * - CONTROL: requests from the main thread to the flush worker.
+ */
+
+/** Record tags in a parse worker's ring. */
+export const RecordKind = {
+  /** The producer (re)started: forget its local series ids. Empty payload. */
+  RESET: 1,
+  /** Defines local series id -> series key. Payload: u32 local id, u32 key byte length, UTF-8 key. */
+  SERIES: 2,
+  /** Samples. Payload: rows of three float64: local series id, timestamp ms, value. */
+  SAMPLES: 3,
+} as const
+
+/** Bytes of one sample row in a SAMPLES record. */
+export const SAMPLE_ROW_BYTES = 24
+/** Samples per SAMPLES record at most (about 96 KiB a record). */
+export const SAMPLES_PER_RECORD = 4096
+
+/**
+ * Series key: the metric name, then for each label (sorted by name) NUL, name,
+ * NUL, value. Names and values never contain NUL (the parsers reject it).
+ */
+export const SERIES_KEY_SEPARATOR = '\u0000'
+
+/**
+ * CLAIMS: Int32Array with one slot per ring. 0 = free; otherwise the
+ * threadId of the parse worker that owns the ring. Written by parse workers
+ * (compareExchange 0 -> threadId when they start) and by the main thread
+ * (back to 0 when Piscina reports the worker destroyed).
+ */
+export const CLAIM_FREE = 0
+
+/** CONTROL: Int32 slots written by the main thread, read by the flush worker. */
+export const ControlSlot = {
+  /** 1 = drain every ring, commit, close LMDB and exit. */
+  STOP: 0,
+  /** Milliseconds the flush worker sleeps before each commit (tests use it to slow the flush; 0 in production). */
+  SLOW_COMMIT_MS: 1,
+} as const
+export const CONTROL_SLOTS = 4
+
+/** How many recent commits FLUSH_STATS keeps for percentiles. */
+export const RECENT_COMMITS = 1024
+
+/**
+ * FLUSH_STATS: a Float64Array written only by the flush worker (plain stores;
+ * readers tolerate a torn percentile window, every counter is one aligned
+ * float64 store, which cannot tear on x86-64/arm64).
+ */
+export const FlushStat = {
+  /** Samples committed to LMDB since start. */
+  SAMPLES_COMMITTED: 0,
+  /** Write transactions committed since start. */
+  COMMITS: 1,
+  /** Series created since start. */
+  SERIES_CREATED: 2,
+  /** Series known (in the index). */
+  SERIES_TOTAL: 3,
+  /** Date.now() of the last commit, 0 if none. */
+  LAST_COMMIT_AT_MS: 4,
+  /** Bytes of segment values written since start. */
+  BYTES_WRITTEN: 5,
+  /** Number of commit samples written into the RECENT arrays (index = count % RECENT_COMMITS). */
+  RECENT_COUNT: 6,
+  /** Samples dropped because they were malformed in the ring (must stay 0). */
+  CORRUPT_RECORDS: 7,
+  /** Start of RECENT_COMMITS commit latencies in milliseconds. */
+  RECENT_LATENCY: 16,
+  /** Start of RECENT_COMMITS batch sizes in samples. */
+  RECENT_BATCH: 16 + RECENT_COMMITS,
+} as const
+export const FLUSH_STATS_SLOTS = 16 + 2 * RECENT_COMMITS
+
+/** What the main thread gives every parse worker (Piscina workerData). */
+export interface ParseWorkerData {
+  rings: SharedArrayBuffer[]
+  claims: SharedArrayBuffer
+  doorbell: SharedArrayBuffer
+  maxBodyBytes: number
+  admissionWaitMs: number
+}
+
+/** What the main thread gives the flush worker. */
+export interface FlushWorkerData {
+  rings: SharedArrayBuffer[]
+  doorbell: SharedArrayBuffer
+  control: SharedArrayBuffer
+  stats: SharedArrayBuffer
+  dataDir: string
+  mapSizeBytes: number
+  ack: 'durable' | 'committed' | 'received'
+  flushMaxSamples: number
+  flushDelayMs: number
+}
+
+/** Messages from the flush worker to the main thread. */
+export const FlushMessage = {
+  READY: 'ready',
+  FATAL: 'fatal',
+  STOPPED: 'stopped',
+} as const
+
+/** Body formats a parse task can carry. */
+export const BodyFormat = {
+  LINE_PROTOCOL: 'lp',
+  JSON: 'json',
+  NDJSON: 'ndjson',
+} as const
+export type BodyFormat = typeof BodyFormat[keyof typeof BodyFormat]
+
+/** One request body inside a parse task. */
+export interface BodyJob {
+  body: Uint8Array
+  format: BodyFormat
+  gzip: boolean
+  precision: string | undefined
+  db: string | undefined
+  nowMs: number
+}
+
+/** Outcome codes of one body, decided by the parse worker. */
+export const BodyStatus = {
+  OK: 0,
+  /** Some or all lines rejected (valid ones are in the ring). */
+  PARTIAL: 1,
+  /** Decompressed body over maxBodyBytes. */
+  TOO_LARGE: 2,
+  /** The ring stayed full past the admission wait: nothing of the body was published. */
+  OVERLOAD: 3,
+  /** Corrupt gzip stream. */
+  BAD_ENCODING: 4,
+  /** Unknown precision value. */
+  BAD_PRECISION: 5,
+} as const
+export type BodyStatus = typeof BodyStatus[keyof typeof BodyStatus]
+
+export interface BodyOutcome {
+  status: BodyStatus
+  accepted: number
+  rejected: number
+  skipped: number
+  errors: Array<{ line: number, message: string }>
+  /** Free-running ring index just past the body's last record (-1 if nothing was published). */
+  end: number
+  /** Human-readable detail for non-parse failures. */
+  detail?: string
+}
+
+export interface TaskOutcome {
+  ring: number
+  bodies: BodyOutcome[]
+}
