@@ -58,7 +58,7 @@ describe('the option table', () => {
       admissionWaitMs: 200,
       retryAfterSeconds: 1,
       flushMaxSamples: 65536,
-      flushDelayMs: 2,
+      flushDelayMs: 0,
       shutdownTimeoutMs: 10_000,
       mapSizeBytes: 64 * 1024 ** 3,
       requestTimeoutMs: 30_000,

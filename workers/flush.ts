@@ -2,17 +2,18 @@
  * The flush worker: the only LMDB writer. It drains every parse worker's ring,
  * maps each ring's local series ids to global ones (creating series as they
  * appear), and writes one segment per group commit. After each commit it
- * publishes each ring's watermark: with --ack durable the commit has been
- * fsync'd when transactionSync returns, so the watermark means "on disk".
+ * publishes each ring's watermark: with --ack durable it waits for the commit's
+ * fsync (lmdb-js `flushed`), so the watermark means "on disk".
  *
- * It is a plain dedicated Worker (not a Piscina task) with a blocking loop:
- * it sleeps on the doorbell (Atomics.wait) when every ring is empty, so it
- * costs nothing when idle and needs no event loop between commits.
+ * It is a plain dedicated Worker (not a Piscina task). Its loop sleeps on the
+ * doorbell (Atomics.waitAsync) when every ring is empty, so it costs nothing
+ * when idle, and keeps an event loop so that lmdb-js can resolve commits: up
+ * to MAX_COMMITS_IN_FLIGHT commits overlap (one writing, one being fsync'd).
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
 import { ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
-import { STORAGE_FORMAT, encodeSegment, openStore, segmentKey, segmentSeq } from './storage.js'
+import { STORAGE_FORMAT, encodeSegment, openStore, segmentBytes, segmentKey, segmentSeq } from './storage.js'
 
 const data = workerData as FlushWorkerData
 const control = new Int32Array(data.control)
@@ -112,41 +113,78 @@ function visit (offset: number, length: number, tag: number): void {
 /** Ring positions read by the batch being built (published after its commit). */
 const drainedTo = consumers.map((c) => c.readPosition)
 
+/** Records read from one ring per pass: rings are drained round-robin in slices, so one busy ring cannot starve the others and a batch stays near flushMaxSamples. */
+const RECORDS_PER_PASS = 8
+
 function drain (): void {
-  for (ring = 0; ring < consumers.length; ring++) {
-    consumer = consumers[ring]!
-    if (consumer.read(visit) > 0 || consumer.readPosition !== drainedTo[ring]) {
-      drainedTo[ring] = consumer.readPosition
-      // The samples are copied into the batch: the ring space can be reused now.
-      consumer.release()
+  for (let progress = true; progress && count < data.flushMaxSamples;) {
+    progress = false
+    for (ring = 0; ring < consumers.length; ring++) {
+      consumer = consumers[ring]!
+      if (consumer.read(visit, RECORDS_PER_PASS) > 0 || consumer.readPosition !== drainedTo[ring]) {
+        progress = true
+        drainedTo[ring] = consumer.readPosition
+        // The samples are copied into the batch: the ring space can be reused now.
+        consumer.release()
+      }
     }
   }
 }
 
-const sleepCell = new Int32Array(new SharedArrayBuffer(4))
+/**
+ * Commits in flight at most: commit N+1 is written while commit N is being
+ * fsync'd. Past this the worker stops draining and the rings hold the backlog
+ * (which is what turns a slow disk into 503s instead of memory growth).
+ */
+const MAX_COMMITS_IN_FLIGHT = 2
+
+/** Segment buffers, reused once their commit is done (a commit's buffer can be megabytes: garbage of that size would inflate RSS). */
+const bufferPool: Buffer[] = []
+function takeBuffer (size: number): Buffer {
+  for (let i = 0; i < bufferPool.length; i++) {
+    if (bufferPool[i]!.length >= size) return bufferPool.splice(i, 1)[0]!
+  }
+  if (bufferPool.length > MAX_COMMITS_IN_FLIGHT) bufferPool.shift()
+  return Buffer.allocUnsafeSlow(Math.max(size, segmentBytes(data.flushMaxSamples)))
+}
+const inFlight: Array<Promise<unknown>> = []
+let lastCommit: Promise<unknown> = Promise.resolve()
+const durable = data.ack === 'durable'
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 function commit (): void {
   const started = performance.now()
-  const slow = Atomics.load(control, ControlSlot.SLOW_COMMIT_MS)
-  if (slow > 0) Atomics.wait(sleepCell, 0, 0, slow)
-  const segment = count > 0 ? encodeSegment(ids, ts, vals, count, minTs, maxTs) : undefined
-  store.env.transactionSync(() => {
-    for (const [id, key] of newSeries) store.series.putSync(id, key)
-    if (segment !== undefined) store.segments.putSync(segmentKey(nextSeq++), segment)
+  const samples = count
+  const created = newSeries.length
+  const pooled = count > 0 ? takeBuffer(segmentBytes(count)) : undefined
+  const segment = pooled === undefined ? undefined : encodeSegment(ids, ts, vals, count, minTs, maxTs, pooled)
+  let written: (Promise<unknown> & { flushed?: Promise<unknown> }) | undefined
+  // All puts issued in one event turn form one LMDB write transaction.
+  for (const [id, key] of newSeries) written = store.series.put(id, key)
+  if (segment !== undefined) written = store.segments.put(segmentKey(nextSeq++), segment)
+  const positions = drainedTo.slice()
+  const target = written === undefined ? undefined : durable ? (written.flushed ?? written) : written
+  // Watermarks are published strictly in commit order.
+  const done = lastCommit.then(() => target).then(() => {
+    for (let r = 0; r < consumers.length; r++) consumers[r]!.publishWatermark(positions[r])
+    const ms = performance.now() - started
+    const n = stats[FlushStat.RECENT_COUNT]! % RECENT_COMMITS
+    stats[FlushStat.RECENT_LATENCY + n] = ms
+    stats[FlushStat.RECENT_BATCH + n] = samples
+    stats[FlushStat.RECENT_COUNT] = stats[FlushStat.RECENT_COUNT]! + 1
+    stats[FlushStat.SAMPLES_COMMITTED] = stats[FlushStat.SAMPLES_COMMITTED]! + samples
+    stats[FlushStat.COMMITS] = stats[FlushStat.COMMITS]! + 1
+    stats[FlushStat.SERIES_CREATED] = stats[FlushStat.SERIES_CREATED]! + created
+    stats[FlushStat.SERIES_TOTAL] = seriesIds.size
+    stats[FlushStat.LAST_COMMIT_AT_MS] = Date.now()
+    stats[FlushStat.BYTES_WRITTEN] = stats[FlushStat.BYTES_WRITTEN]! + (segment?.length ?? 0)
+    stats[FlushStat.CORRUPT_RECORDS] = corrupt
   })
-  for (let r = 0; r < consumers.length; r++) consumers[r]!.publishWatermark(drainedTo[r])
-  const ms = performance.now() - started
-  const n = stats[FlushStat.RECENT_COUNT]! % RECENT_COMMITS
-  stats[FlushStat.RECENT_LATENCY + n] = ms
-  stats[FlushStat.RECENT_BATCH + n] = count
-  stats[FlushStat.RECENT_COUNT] = stats[FlushStat.RECENT_COUNT]! + 1
-  stats[FlushStat.SAMPLES_COMMITTED] = stats[FlushStat.SAMPLES_COMMITTED]! + count
-  stats[FlushStat.COMMITS] = stats[FlushStat.COMMITS]! + 1
-  stats[FlushStat.SERIES_CREATED] = stats[FlushStat.SERIES_CREATED]! + newSeries.length
-  stats[FlushStat.SERIES_TOTAL] = seriesIds.size
-  stats[FlushStat.LAST_COMMIT_AT_MS] = Date.now()
-  stats[FlushStat.BYTES_WRITTEN] = stats[FlushStat.BYTES_WRITTEN]! + (segment?.length ?? 0)
-  stats[FlushStat.CORRUPT_RECORDS] = corrupt
+  lastCommit = done
+  if (pooled !== undefined) void done.then(() => { bufferPool.push(pooled) }, () => {})
+  inFlight.push(done)
+  void done.finally(() => { inFlight.splice(inFlight.indexOf(done), 1) })
   count = 0
   minTs = Infinity
   maxTs = -Infinity
@@ -162,25 +200,37 @@ const hasWork = (): boolean => {
   return false
 }
 
-function loop (): void {
+async function loop (): Promise<void> {
   for (;;) {
+    // At the pipeline limit, wait for the oldest commit (this also lets the event loop run lmdb-js).
+    if (inFlight.length >= MAX_COMMITS_IN_FLIGHT) { await inFlight[0]; continue }
     const stop = stopping()
     drain()
     if (dirty) {
       const due = count >= data.flushMaxSamples || count === 0 || stop ||
         performance.now() - firstPendingAt >= data.flushDelayMs
-      if (due) { commit(); continue }
-      doorbell.wait(hasWork, Math.max(0, data.flushDelayMs - (performance.now() - firstPendingAt)))
+      if (due) {
+        const slow = Atomics.load(control, ControlSlot.SLOW_COMMIT_MS)
+        if (slow > 0) await sleep(slow)
+        commit()
+        // Let lmdb-js start the transaction (it begins writing on the next turn).
+        await turn()
+        continue
+      }
+      await doorbell.waitAsync(hasWork, Math.max(0, data.flushDelayMs - (performance.now() - firstPendingAt)))
       continue
     }
-    if (stop) break
-    doorbell.wait(hasWork, 1000)
+    if (stop) {
+      await Promise.all(inFlight)
+      break
+    }
+    await doorbell.waitAsync(hasWork, 1000)
   }
 }
 
 parentPort!.postMessage({ type: FlushMessage.READY, series: seriesIds.size, nextSeq })
 try {
-  loop()
+  await loop()
   await store.close()
   parentPort!.postMessage({ type: FlushMessage.STOPPED })
 } catch (err) {

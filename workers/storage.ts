@@ -43,9 +43,12 @@ export function openStore (dataDir: string, options: StoreOptions): Store {
     path: dataDir,
     mapSize: options.mapSizeBytes,
     maxDbs: 8,
-    // Commit returns only after fsync when sync is on: the flush worker
-    // publishes the durable watermark right after transactionSync returns.
-    overlappingSync: false,
+    // overlappingSync: the fsync of commit N runs after its write lock is
+    // released, so commit N+1 proceeds meanwhile; separateFlushed: a write's
+    // promise resolves at commit and its `.flushed` once fsync'd. The flush
+    // worker publishes the durable watermark on `.flushed`.
+    overlappingSync: options.sync,
+    separateFlushed: true,
     noSync: !options.sync,
     cache: false,
   })
@@ -87,9 +90,10 @@ export function segmentBytes (count: number): number {
   return SEGMENT_HEADER_BYTES + ((count * 4 + 7) & ~7) + count * 16
 }
 
-export function encodeSegment (ids: Uint32Array, ts: Float64Array, values: Float64Array, count: number, minTs: number, maxTs: number): Buffer {
+/** Encodes into `into` (8-aligned, at least segmentBytes(count) long) or a new buffer; returns the exact-length view. */
+export function encodeSegment (ids: Uint32Array, ts: Float64Array, values: Float64Array, count: number, minTs: number, maxTs: number, into?: Buffer): Buffer {
   const size = segmentBytes(count)
-  const buf = Buffer.allocUnsafeSlow(size)
+  const buf = into === undefined ? Buffer.allocUnsafeSlow(size) : into.subarray(0, size)
   const dv = new DataView(buf.buffer, buf.byteOffset, size)
   dv.setUint32(0, SEGMENT_MAGIC, true)
   dv.setUint32(4, count, true)

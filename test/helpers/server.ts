@@ -21,7 +21,7 @@ export const testConfig = (dataDir: string, overrides: Partial<ServerConfig> = {
   admissionWaitMs: 200,
   retryAfterSeconds: 1,
   flushMaxSamples: 65536,
-  flushDelayMs: 2,
+  flushDelayMs: 0,
   shutdownTimeoutMs: 10_000,
   mapSizeBytes: 1024 * 1024 * 1024,
   requestTimeoutMs: 30_000,
