@@ -167,9 +167,9 @@ export class Engine {
     })
   }
 
-  /** Resolves when ring `ring`'s durable watermark covers `end`. */
-  waitDurable (ring: number, end: number): Promise<void> {
-    return this.watcher.wait(ring, end)
+  /** Resolves when ring `ring`'s durable watermark covers `end`; rejects with onTimeout() after timeoutMs. */
+  waitDurable (ring: number, end: number, timeoutMs: number, onTimeout: () => Error): Promise<void> {
+    return this.watcher.wait(ring, end, timeoutMs, onTimeout)
   }
 
   /** Test hook: delay each commit of the flush worker by `ms` (0 = off). */

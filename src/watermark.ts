@@ -6,7 +6,7 @@
  */
 import { RingObserver, isCovered } from 'native-free-ringbuffer'
 
-interface Waiter { end: number, resolve: () => void }
+interface Waiter { end: number, deadline: number, resolve: () => void, reject: (err: Error) => void }
 
 class RingWaiters {
   private readonly observer: RingObserver
@@ -18,18 +18,26 @@ class RingWaiters {
 
   get size (): number { return this.queue.length - this.head }
 
-  wait (end: number): Promise<void> {
+  wait (end: number, timeoutMs: number, onTimeout: () => Error): Promise<void> {
     if (this.observer.isSafe(end)) return Promise.resolve()
-    return new Promise<void>((resolve) => {
-      this.queue.push({ end, resolve })
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ end, deadline: performance.now() + timeoutMs, resolve, reject: (err) => reject(err) })
+      this.onTimeout = onTimeout
       if (!this.running) void this.run()
     })
   }
+
+  private onTimeout: () => Error = () => new Error('timed out')
 
   private settle (): void {
     const w = this.observer.watermark()
     while (this.head < this.queue.length && isCovered(w, this.queue[this.head]!.end)) {
       this.queue[this.head++]!.resolve()
+    }
+    // Waiters are in ring order, which is arrival order: the oldest is at the head.
+    const now = performance.now()
+    while (this.head < this.queue.length && this.queue[this.head]!.deadline <= now) {
+      this.queue[this.head++]!.reject(this.onTimeout())
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head)
@@ -43,8 +51,9 @@ class RingWaiters {
       for (;;) {
         this.settle()
         if (this.head >= this.queue.length) break
-        // Wait for the oldest; a timeout keeps the loop honest if a notify is ever missed.
-        await this.observer.waitForWatermark(this.queue[this.head]!.end, 1000)
+        // Wait for the oldest, at most until its deadline (and 1 s, to keep the loop honest).
+        const oldest = this.queue[this.head]!
+        await this.observer.waitForWatermark(oldest.end, Math.max(0, Math.min(1000, oldest.deadline - performance.now())))
       }
     } finally {
       this.running = false
@@ -58,9 +67,9 @@ export class WatermarkWatcher {
     this.rings = observers.map((o) => new RingWaiters(o))
   }
 
-  /** Resolves once ring `ring`'s watermark covers `end`. */
-  wait (ring: number, end: number): Promise<void> {
-    return this.rings[ring]!.wait(end)
+  /** Resolves once ring `ring`'s watermark covers `end`; rejects with onTimeout() after timeoutMs. One timer-free queue per ring: no setTimeout per request. */
+  wait (ring: number, end: number, timeoutMs: number, onTimeout: () => Error): Promise<void> {
+    return this.rings[ring]!.wait(end, timeoutMs, onTimeout)
   }
 
   pending (): number {
