@@ -11,7 +11,7 @@ import { threadId, workerData } from 'node:worker_threads'
 import { gunzipSync } from 'node:zlib'
 import { Doorbell, RingProducer } from 'native-free-ringbuffer'
 import { LineProtocolParser, parsePrecision } from './parsers/lineprotocol.js'
-import { parseJsonBody } from './parsers/json.js'
+import { JsonSeriesCache, parseJsonBody } from './parsers/json.js'
 import type { ParseResult } from './parsers/types.js'
 import { RingFullError, RingWriter } from './ring-writer.js'
 import { BodyFormat, BodyStatus, CLAIM_FREE, type BodyJob, type BodyOutcome, type ParseWorkerData, type TaskOutcome } from './shared.js'
@@ -36,6 +36,7 @@ const producer = new RingProducer(data.rings[ringIndex]!, { doorbell: new Doorbe
 const writer = new RingWriter(producer)
 writer.reset(60_000)
 const lineProtocol = new LineProtocolParser(writer)
+const jsonSeries = new JsonSeriesCache()
 
 function failed (status: BodyStatus, detail: string): BodyOutcome {
   return { status, accepted: 0, rejected: 0, skipped: 0, errors: [], end: -1, detail }
@@ -67,7 +68,7 @@ function parseBody (job: BodyJob): BodyOutcome {
       }
       result = lineProtocol.parse(body, { precision, db: job.db, nowMs: job.nowMs })
     } else {
-      result = parseJsonBody(body, job.format === BodyFormat.JSON ? 'json' : 'ndjson', writer, job.nowMs)
+      result = parseJsonBody(body, job.format === BodyFormat.JSON ? 'json' : 'ndjson', writer, job.nowMs, jsonSeries)
     }
   } catch (err) {
     if (err instanceof RingFullError && !writer.publishedPart) {

@@ -11,6 +11,7 @@
  * clears it whole, between two lines, when one bound is passed.
  */
 import type { Label } from './types.js'
+import { asciiSlice } from './number.js'
 
 /** Bytes of raw keys kept at most; past it the cache is cleared before the next line. */
 export const MAX_ARENA_BYTES = 32 << 20 // 32 MiB
@@ -19,8 +20,6 @@ export const MAX_CACHED_KEY_LEN = 64 << 10 // 64 KiB
 /** An entry looks its field keys up in a Map (latin1 text -> index) past this many. */
 const FIELD_SEARCH_LINEAR = 8
 
-const latin1 = (b: Uint8Array, s: number, e: number): string =>
-  Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1')
 
 /** What the cache knows about one raw `measurement,tags` key. */
 export class SeriesEntry {
@@ -123,7 +122,7 @@ export class SeriesCache {
   /** The id of the raw field key b[fks, fke) of `e` by search, or -1. */
   findField (e: SeriesEntry, dv: DataView, b: Uint8Array, fks: number, fke: number): number {
     if (e.fieldIndex !== null) {
-      const i = e.fieldIndex.get(latin1(b, fks, fke))
+      const i = e.fieldIndex.get(asciiSlice(b, fks, fke))
       return i === undefined ? -1 : e.fieldIds[i]!
     }
     const len = fke - fks
@@ -141,10 +140,10 @@ export class SeriesCache {
     e.fieldIds.push(id)
     this.series++
     const n = e.fieldOff.length
-    if (e.fieldIndex !== null) e.fieldIndex.set(latin1(b, fks, fke), n - 1)
+    if (e.fieldIndex !== null) e.fieldIndex.set(asciiSlice(b, fks, fke), n - 1)
     else if (n > FIELD_SEARCH_LINEAR) {
       const index = new Map<string, number>()
-      for (let i = 0; i < n; i++) index.set(latin1(this.arena, e.fieldOff[i]!, e.fieldOff[i]! + e.fieldLen[i]!), i)
+      for (let i = 0; i < n; i++) index.set(asciiSlice(this.arena, e.fieldOff[i]!, e.fieldOff[i]! + e.fieldLen[i]!), i)
       e.fieldIndex = index
     }
   }
@@ -169,7 +168,12 @@ export class SeriesCache {
       this.adv = new DataView(grown.buffer)
     }
     const off = this.used
-    this.arena.set(b.subarray(s, e), off)
+    const arena = this.arena
+    if (len <= 64) {
+      for (let i = 0; i < len; i++) arena[off + i] = b[s + i]!
+    } else {
+      arena.set(b.subarray(s, e), off)
+    }
     this.used += len
     return off
   }
