@@ -3,9 +3,10 @@
  * an Atomics.waitAsync that keeps its thread alive until it settles.
  *
  * Node does not count a pending Atomics.waitAsync as pending work
- * (nodejs/node#61941, true of Node 20 to 25): a worker, or a main script,
- * whose only pending work is `await consumer.waitForDataAsync()` exits at
- * once with code 13 and the await never settles, even with a timeout. So
+ * (nodejs/node#61941, reported on Node 25, reproduced on 20.20): a worker, or
+ * a main script, whose only pending work is `await consumer.waitForDataAsync()`
+ * exits at once (code 13 from a top-level await) and the await never settles,
+ * even with a timeout. So
  * while any async wait of this thread is pending we hold one ref'd interval
  * timer. It never fires (its period is ~12 days); it only tells the event
  * loop there is something to wait for. One shared timer, ref'd and unref'd,
