@@ -54,11 +54,14 @@ export class Engine {
   private flushExited: Promise<unknown>
   private flushFailed: Error | undefined
   tasksDispatched = 0
+  private tasksInFlight = 0
+  private readonly workers: number
 
   private constructor (config: EngineConfig, log: Logger, flush: Worker, buffers: { rings: SharedArrayBuffer[], claims: SharedArrayBuffer, doorbell: SharedArrayBuffer, control: SharedArrayBuffer, stats: SharedArrayBuffer }) {
     this.log = log
     this.flush = flush
     this.maxQueue = config.maxQueue
+    this.workers = config.parseWorkers
     this.rings = buffers.rings.map((r) => new RingObserver(r))
     this.flushStats = new Float64Array(buffers.stats)
     this.control = new Int32Array(buffers.control)
@@ -142,22 +145,37 @@ export class Engine {
   get threads (): number { return this.pool.threads.length }
   get utilization (): number { return this.pool.utilization }
 
-  /** Sends a body to a parse worker (batched per event-loop turn). Throws ERR_OVERLOADED if the parse queue is full. */
+  /** Parse tasks waiting for a worker: Piscina's queue plus the batch being gathered. */
+  get waitingTasks (): number {
+    return this.pool.queueSize + Math.ceil(this.batch.length / MAX_BODIES_PER_TASK)
+  }
+
+  /**
+   * Sends a body to a parse worker. Bodies are batched: while every worker is
+   * busy they gather into the next task (so a busy server sends fewer, bigger
+   * tasks; Piscina costs tens of microseconds of main-thread time per task),
+   * and an idle worker gets what arrived in the current event-loop turn.
+   * Throws ERR_OVERLOADED if too many tasks wait.
+   */
   submit (job: BodyJob): Promise<{ ring: number, outcome: BodyOutcome }> {
-    if (this.pool.queueSize >= this.maxQueue) {
-      throw new HttpError('ERR_OVERLOADED', `parse queue full (${this.pool.queueSize} tasks waiting)`, { reason: 'queue_full' })
+    if (this.waitingTasks >= this.maxQueue) {
+      throw new HttpError('ERR_OVERLOADED', `parse queue full (${this.waitingTasks} tasks waiting)`, { reason: 'queue_full' })
     }
     return new Promise((resolve, reject) => {
       this.batch.push(job)
       this.batchWaiters.push({ resolve, reject })
       this.batchBytes += job.body.byteLength
       if (this.batch.length >= MAX_BODIES_PER_TASK || this.batchBytes >= MAX_BYTES_PER_TASK) this.dispatch()
-      else if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.dispatch()) }
+      else if (!this.scheduled && this.tasksInFlight < this.workers) { this.scheduled = true; setImmediate(this.dispatchIfIdle) }
     })
   }
 
-  private dispatch (): void {
+  private readonly dispatchIfIdle = (): void => {
     this.scheduled = false
+    if (this.tasksInFlight < this.workers) this.dispatch()
+  }
+
+  private dispatch (): void {
     if (this.batch.length === 0) return
     const bodies = this.batch
     const waiters = this.batchWaiters
@@ -165,12 +183,20 @@ export class Engine {
     this.batchWaiters = []
     this.batchBytes = 0
     this.tasksDispatched++
+    this.tasksInFlight++
     const transferList = bodies.map((b) => b.body.buffer as ArrayBuffer)
     this.pool.run({ bodies }, { transferList }).then((result: TaskOutcome) => {
+      this.taskDone()
       for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve({ ring: result.ring, outcome: result.bodies[i]! })
     }, (err: unknown) => {
+      this.taskDone()
       for (const w of waiters) w.reject(err)
     })
+  }
+
+  private taskDone (): void {
+    this.tasksInFlight--
+    if (this.batch.length > 0 && this.tasksInFlight < this.workers) this.dispatch()
   }
 
   /** Resolves when ring `ring`'s durable watermark covers `end`; rejects with onTimeout() after timeoutMs. */

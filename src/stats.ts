@@ -63,7 +63,7 @@ export class Stats {
     return {
       uptimeSeconds: (Date.now() - this.startedAt) / 1000,
       ack,
-      inflight: { requests: this.inflightRequests, bytes: this.inflightBytes, awaitingCommit: engine.watcher.pending(), parseQueue: engine.queueSize },
+      inflight: { requests: this.inflightRequests, bytes: this.inflightBytes, awaitingCommit: engine.watcher.pending(), parseQueue: engine.waitingTasks },
       endpoints: this.endpoints,
       rings: engine.rings.map((r, i) => ({ ring: i, ...r.stats() })),
       flush: {
