@@ -6,35 +6,10 @@
 import { describe, expect, it } from 'vitest'
 import { JsonSeriesCache, parseJsonBody, parseTimestamp } from '../dist/workers/parsers/json.js'
 import { MAX_REPORTED_ERRORS, MAX_TIMESTAMP_MS, type Label, type ParseResult, type SampleSink } from '../dist/workers/parsers/types.js'
+import { RecordingSink, mulberry32 } from './helpers/sink.js'
 
 const NOW = 1_700_000_000_000
 
-class RecordingSink implements SampleSink {
-  readonly ids = new Map<string, number>()
-  readonly keys: string[] = []
-  readonly samples: Array<{ series: string, t: number, v: number }> = []
-  seriesCalls = 0
-  seriesId (name: string, labels: readonly Label[]): number {
-    this.seriesCalls++
-    for (let i = 0; i < labels.length; i++) {
-      const [k, v] = labels[i]!
-      if (k === '' || v === '') throw new Error('test sink: empty label name or value')
-      if (i > 0 && !(labels[i - 1]![0] < k)) throw new Error('test sink: labels not sorted or not unique')
-    }
-    const key = `${name}{${labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`
-    let id = this.ids.get(key)
-    if (id === undefined) {
-      id = this.keys.length
-      this.keys.push(key)
-      this.ids.set(key, id)
-    }
-    return id
-  }
-
-  sample (id: number, t: number, v: number): void {
-    this.samples.push({ series: this.keys[id]!, t, v })
-  }
-}
 
 interface Parsed extends ParseResult { samples: RecordingSink['samples'], sink: RecordingSink }
 
@@ -58,15 +33,6 @@ function error (entry: unknown): string {
   return r.errors[0]!.message
 }
 
-function mulberry32 (seed: number): () => number {
-  let s = seed | 0
-  return () => {
-    s = (s + 0x6d2b79f5) | 0
-    let t = Math.imul(s ^ (s >>> 15), 1 | s)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe('body shapes', () => {
   const entry = { name: 'up', value: 1, timestamp: 5, labels: { job: 'a' } }

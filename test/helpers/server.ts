@@ -2,33 +2,17 @@
  * Starts a real ringest server in this process (real workers, real LMDB in a
  * temp dir, an ephemeral port) for tests, and small HTTP helpers on undici.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { request } from 'undici'
 import { startServer, type RunningServer, type ServerConfig } from '../../dist/src/server.js'
 
-export const testConfig = (dataDir: string, overrides: Partial<ServerConfig> = {}): ServerConfig => ({
-  listen: '127.0.0.1:0',
-  dataDir,
-  ack: 'durable',
-  parseWorkers: 2,
-  ringBytes: 1 << 20,
-  maxBodyBytes: 32 * 1024 * 1024,
-  maxInflightBytes: 256 * 1024 * 1024,
-  maxQueue: 64,
-  admissionWaitMs: 200,
-  retryAfterSeconds: 1,
-  flushMaxSamples: 65536,
-  flushDelayMs: 0,
-  shutdownTimeoutMs: 10_000,
-  mapSizeBytes: 1024 * 1024 * 1024,
-  requestTimeoutMs: 30_000,
-  headersTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 5_000,
-  ...overrides,
-})
+/** Small, fast settings shared with the child-process fixture (test/fixtures/test-config.json). */
+const BASE: Omit<ServerConfig, 'dataDir'> = JSON.parse(readFileSync(new URL('../fixtures/test-config.json', import.meta.url), 'utf8'))
+
+export const testConfig = (dataDir: string, overrides: Partial<ServerConfig> = {}): ServerConfig => ({ ...BASE, dataDir, ...overrides })
 
 export interface TestServer extends RunningServer { dataDir: string, stop (): Promise<void> }
 
