@@ -136,7 +136,7 @@ function drain (): void {
  * fsync'd. Past this the worker stops draining and the rings hold the backlog
  * (which is what turns a slow disk into 503s instead of memory growth).
  */
-const MAX_COMMITS_IN_FLIGHT = Number(process.env.RINGEST_PIPELINE ?? 2)
+const MAX_COMMITS_IN_FLIGHT = 2
 
 /** Segment buffers, reused once their commit is done (a commit's buffer can be megabytes: garbage of that size would inflate RSS). */
 const bufferPool: Buffer[] = []
