@@ -195,11 +195,8 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     const counters = stats.endpoint(endpoint)
     switch (o.status) {
       case BodyStatus.TOO_LARGE: stats.rejected(endpoint, 'too_large'); fail('ERR_BODY_TOO_LARGE', o.detail ?? 'body too large')
-      // eslint-disable-next-line no-fallthrough
       case BodyStatus.BAD_ENCODING: stats.rejected(endpoint, 'bad_encoding'); fail('ERR_BAD_ENCODING', o.detail ?? 'bad encoding')
-      // eslint-disable-next-line no-fallthrough
       case BodyStatus.BAD_PRECISION: stats.rejected(endpoint, 'bad_precision'); fail('ERR_BAD_PRECISION', o.detail ?? 'bad precision')
-      // eslint-disable-next-line no-fallthrough
       case BodyStatus.OVERLOAD:
         stats.rejected(endpoint, 'overload_ring_full')
         if (o.end >= 0) { await durable(ring, o.end); counters.samplesAccepted += o.accepted }
