@@ -50,41 +50,35 @@ async function verify (url: string, series: string, acked: Map<number, number[]>
   return n
 }
 
-it('after kill -9 under load, a restart serves every acknowledged sample', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ringest-crash-'))
+/**
+ * Loads a child server for `loadMs`, stops it with `signal`, restarts it on
+ * the same data and checks that every acknowledged sample is there. Returns
+ * the first process's exit code.
+ */
+async function stopUnderLoadAndVerify (signal: NodeJS.Signals, series: string, loadMs: number): Promise<number | null> {
+  const dir = mkdtempSync(join(tmpdir(), `ringest-${series}-`))
   dirs.push(dir)
   const child = await startChild({ dataDir: dir })
-  const l = load(child.url, 16, 'crash')
-  await new Promise((resolve) => setTimeout(resolve, 1500))
-  child.proc.kill('SIGKILL')
-  await child.exited
+  const l = load(child.url, 16, series)
+  await new Promise((resolve) => setTimeout(resolve, loadMs))
+  child.proc.kill(signal)
+  const [code] = await child.exited
   await l.stop()
   const again = await startChild({ dataDir: dir })
   try {
-    const n = await verify(again.url, 'crash', l.acked)
+    const n = await verify(again.url, series, l.acked)
     expect(n).toBeGreaterThan(1000)
   } finally {
     again.proc.kill('SIGKILL')
     await again.exited
   }
+  return code
+}
+
+it('after kill -9 under load, a restart serves every acknowledged sample', async () => {
+  await stopUnderLoadAndVerify('SIGKILL', 'crash', 1500)
 })
 
 it('SIGTERM under load exits 0 and loses nothing acknowledged', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ringest-term-'))
-  dirs.push(dir)
-  const child = await startChild({ dataDir: dir })
-  const l = load(child.url, 16, 'term')
-  await new Promise((resolve) => setTimeout(resolve, 1000))
-  child.proc.kill('SIGTERM')
-  const [code] = await child.exited
-  await l.stop()
-  expect(code).toBe(0)
-  const again = await startChild({ dataDir: dir })
-  try {
-    const n = await verify(again.url, 'term', l.acked)
-    expect(n).toBeGreaterThan(1000)
-  } finally {
-    again.proc.kill('SIGKILL')
-    await again.exited
-  }
+  expect(await stopUnderLoadAndVerify('SIGTERM', 'term', 1000)).toBe(0)
 })
