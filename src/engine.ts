@@ -53,7 +53,6 @@ export class Engine {
   private scheduled = false
   private flushExited: Promise<unknown>
   private flushFailed: Error | undefined
-  tasksDispatched = 0
   private tasksInFlight = 0
   private readonly workers: number
 
@@ -141,9 +140,6 @@ export class Engine {
   }
 
   get failed (): Error | undefined { return this.flushFailed }
-  get queueSize (): number { return this.pool.queueSize }
-  get threads (): number { return this.pool.threads.length }
-  get utilization (): number { return this.pool.utilization }
 
   /** Parse tasks waiting for a worker: Piscina's queue plus the batch being gathered. */
   get waitingTasks (): number {
@@ -182,7 +178,6 @@ export class Engine {
     this.batch = []
     this.batchWaiters = []
     this.batchBytes = 0
-    this.tasksDispatched++
     this.tasksInFlight++
     const transferList = bodies.map((b) => b.body.buffer as ArrayBuffer)
     this.pool.run({ bodies }, { transferList }).then((result: TaskOutcome) => {

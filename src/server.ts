@@ -11,7 +11,7 @@ import type { Logger } from 'pino'
 import { BodyFormat, BodyStatus, type BodyJob, type BodyOutcome } from '../workers/shared.js'
 import { openStore, type Store } from '../workers/storage.js'
 import { Engine } from './engine.js'
-import { Errors, HttpError, type ErrorCode } from './errors.js'
+import { HttpError, type ErrorCode } from './errors.js'
 import { Stats } from './stats.js'
 import { SelectorError, parseSelector, parseTimeParam } from './selector.js'
 import { exportLine, exportSeries } from './export.js'
@@ -329,4 +329,3 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
   return { url, engine, stats, close }
 }
 
-export { Errors }

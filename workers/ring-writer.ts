@@ -176,14 +176,12 @@ export class RingWriter implements SampleSink {
       this.uncommittedDefs.length = 0
       this.bodyPublished = true
     }
-    for (;;) {
-      const deadline = this.bodyPublished ? Math.max(this.deadline, performance.now() + PARTIAL_BODY_WAIT_MS) : this.deadline
-      const left = deadline - performance.now()
-      if (left <= 0 || !p.waitForSpace(n, left)) {
-        throw new RingFullError()
-      }
-      off = p.tryReserve(n, kind)
-      if (off !== RING_FULL) return off
-    }
+    // Space only grows while we wait (we are the only producer), so one wait that succeeds is enough.
+    const deadline = this.bodyPublished ? Math.max(this.deadline, performance.now() + PARTIAL_BODY_WAIT_MS) : this.deadline
+    const left = deadline - performance.now()
+    if (left <= 0 || !p.waitForSpace(n, left)) throw new RingFullError()
+    off = p.tryReserve(n, kind)
+    if (off === RING_FULL) throw new RingFullError()
+    return off
   }
 }
