@@ -10,6 +10,7 @@ export const Errors = {
   ERR_BAD_REQUEST: { status: 400, doc: 'A query parameter is malformed (for example `match[]`, `start` or `end` of an export).' },
   ERR_NOT_FOUND: { status: 404, doc: 'No such endpoint.' },
   ERR_METHOD_NOT_ALLOWED: { status: 405, doc: 'The endpoint exists but not for this HTTP method; the Allow header lists the methods.' },
+  ERR_REQUEST_TIMEOUT: { status: 408, doc: 'The request head or body did not arrive within --headers-timeout-ms / --request-timeout-ms; the connection is closed.' },
   ERR_BODY_TOO_LARGE: { status: 413, doc: 'The body (after decompression) is larger than --max-body-bytes.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'Content-Type not accepted by this endpoint.' },
   ERR_UNSUPPORTED_ENCODING: { status: 415, doc: 'Content-Encoding other than gzip or identity.' },

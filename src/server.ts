@@ -15,6 +15,7 @@ import { HttpError, type ErrorCode } from './errors.js'
 import { Stats } from './stats.js'
 import { SelectorError, parseSelector, parseTimeParam } from './selector.js'
 import { exportLine, exportSeries } from './export.js'
+import { FastHttp, type Admission, type FastApp, type Reply } from './fast-http.js'
 
 export interface ServerConfig {
   listen: string
@@ -77,19 +78,107 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
   const stats = new Stats()
   let closing = false
 
-  function sendError (res: ServerResponse, endpoint: string, err: HttpError): void {
-    const body: Record<string, unknown> = { code: err.code, error: err.message, ...err.extra }
+  /** The answer to an error; counts the request. */
+  function errorReply (endpoint: string, err: HttpError): Reply {
     const headers: Record<string, string | number> = { 'content-type': 'application/json' }
     if (err.status === 503) headers['retry-after'] = config.retryAfterSeconds
     if (err.code === 'ERR_METHOD_NOT_ALLOWED' && err.extra?.allow !== undefined) headers.allow = String(err.extra.allow)
     headers['x-influxdb-error'] = err.message.slice(0, 1024).replace(/[^\x20-\x7e]/g, '?')
-    if (closing) headers.connection = 'close'
     stats.request(endpoint, err.status)
-    res.writeHead(err.status, headers).end(JSON.stringify(body))
+    return { status: err.status, headers, body: JSON.stringify({ code: err.code, error: err.message, ...err.extra }) }
+  }
+
+  function internalError (endpoint: string, err: unknown, path: string): Reply {
+    log.error({ err, path }, 'request failed')
+    return errorReply(endpoint, new HttpError('ERR_INTERNAL', (err as Error)?.message ?? 'internal error'))
+  }
+
+  function send (res: ServerResponse, reply: Reply): void {
+    if (closing) reply.headers.connection = 'close'
+    res.writeHead(reply.status, reply.headers).end(reply.body)
   }
 
   function fail (code: ErrorCode, message: string, extra?: Record<string, unknown>): never {
     throw new HttpError(code, message, extra)
+  }
+
+  interface IngestHead {
+    endpoint: string
+    format: BodyFormat | 'lp-or-json'
+    contentType: string | undefined
+    contentEncoding: string | undefined
+    /** Content-Length, or -1 when the body is chunked. */
+    declared: number
+    params: URLSearchParams
+  }
+
+  /**
+   * Everything decided from the head alone: endpoint and format, encoding,
+   * shutdown, size, and the bytes-in-flight budget (reserved here, before a
+   * body byte is held). Throws HttpError when the request is refused.
+   */
+  function admitIngest (h: IngestHead): { fmt: BodyFormat, gzip: boolean, counted: number } {
+    const encoding = (h.contentEncoding ?? 'identity').toLowerCase().trim()
+    if (encoding !== 'gzip' && encoding !== 'identity' && encoding !== '') {
+      stats.rejected(h.endpoint, 'unsupported_encoding')
+      fail('ERR_UNSUPPORTED_ENCODING', `Content-Encoding ${JSON.stringify(encoding)} is not supported (use gzip or none)`)
+    }
+    const type = (h.contentType ?? '').split(';')[0]!.trim().toLowerCase()
+    let fmt: BodyFormat
+    if (h.format === 'lp-or-json') {
+      const f = JSON_TYPES[type]
+      if (f === undefined) {
+        stats.rejected(h.endpoint, 'unsupported_media_type')
+        fail('ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(type)} is not accepted here (use application/json or application/x-ndjson)`)
+      }
+      fmt = f
+    } else {
+      if (!LP_TYPES.has(type)) {
+        stats.rejected(h.endpoint, 'unsupported_media_type')
+        fail('ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(type)} is not accepted here (send line protocol as text/plain)`)
+      }
+      fmt = h.format
+    }
+    if (closing) { stats.rejected(h.endpoint, 'shutting_down'); fail('ERR_SHUTTING_DOWN', 'ringest is shutting down') }
+    if (h.declared > config.maxBodyBytes) {
+      stats.rejected(h.endpoint, 'too_large')
+      fail('ERR_BODY_TOO_LARGE', `body of ${h.declared} bytes is larger than ${config.maxBodyBytes} bytes`)
+    }
+    const reserve = h.declared >= 0 ? h.declared : 64 * 1024
+    if (stats.inflightBytes + reserve > config.maxInflightBytes) {
+      stats.rejected(h.endpoint, 'overload_inflight_bytes')
+      fail('ERR_OVERLOADED', `too many bytes in flight (${stats.inflightBytes})`, { reason: 'inflight_bytes' })
+    }
+    stats.inflightBytes += reserve
+    return { fmt, gzip: encoding === 'gzip', counted: reserve }
+  }
+
+  /** Stores an admitted body and says what to answer; releases the bytes-in-flight reservation. */
+  async function completeIngest (h: IngestHead, a: { fmt: BodyFormat, gzip: boolean, counted: number }, body: Uint8Array): Promise<Reply> {
+    try {
+      stats.inflightBytes += body.byteLength - a.counted
+      a.counted = body.byteLength
+      const job: BodyJob = {
+        body,
+        format: a.fmt,
+        gzip: a.gzip,
+        precision: h.params.get('precision') ?? undefined,
+        db: h.params.get('db') ?? h.params.get('bucket') ?? undefined,
+        nowMs: Date.now(),
+      }
+      let submitted
+      try {
+        submitted = await engine.submit(job)
+      } catch (err) {
+        if (err instanceof HttpError && err.code === 'ERR_OVERLOADED') stats.rejected(h.endpoint, 'overload_queue')
+        throw err
+      }
+      return await answer(h.endpoint, submitted.ring, submitted.outcome)
+    } catch (err) {
+      return err instanceof HttpError ? errorReply(h.endpoint, err) : internalError(h.endpoint, err, h.endpoint)
+    } finally {
+      stats.inflightBytes -= a.counted
+    }
   }
 
   /** Reads the body into one fresh ArrayBuffer (transferable), enforcing the size limit while it streams. */
@@ -124,65 +213,31 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     })
   }
 
+  /** The node:http route for writes (chunked bodies, Expect, HTTP/1.0, and connections handed over). */
   async function ingest (req: IncomingMessage, res: ServerResponse, url: Url, endpoint: string, format: BodyFormat | 'lp-or-json'): Promise<void> {
-    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim()
-    if (encoding !== 'gzip' && encoding !== 'identity' && encoding !== '') {
-      stats.rejected(endpoint, 'unsupported_encoding')
-      fail('ERR_UNSUPPORTED_ENCODING', `Content-Encoding ${JSON.stringify(encoding)} is not supported (use gzip or none)`)
+    const h: IngestHead = {
+      endpoint,
+      format,
+      contentType: req.headers['content-type'],
+      contentEncoding: req.headers['content-encoding'],
+      declared: req.headers['content-length'] === undefined ? -1 : Number(req.headers['content-length']),
+      params: url.searchParams,
     }
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-    let fmt: BodyFormat
-    if (format === 'lp-or-json') {
-      const f = JSON_TYPES[type]
-      if (f === undefined) {
-        stats.rejected(endpoint, 'unsupported_media_type')
-        fail('ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(type)} is not accepted here (use application/json or application/x-ndjson)`)
-      }
-      fmt = f
-    } else {
-      if (!LP_TYPES.has(type)) {
-        stats.rejected(endpoint, 'unsupported_media_type')
-        fail('ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(type)} is not accepted here (send line protocol as text/plain)`)
-      }
-      fmt = format
-    }
-    if (closing) { stats.rejected(endpoint, 'shutting_down'); fail('ERR_SHUTTING_DOWN', 'ringest is shutting down') }
-    const declared = req.headers['content-length'] === undefined ? -1 : Number(req.headers['content-length'])
-    if (declared > config.maxBodyBytes) {
-      stats.rejected(endpoint, 'too_large')
-      res.setHeader('connection', 'close')
-      fail('ERR_BODY_TOO_LARGE', `body of ${declared} bytes is larger than ${config.maxBodyBytes} bytes`)
-    }
-    const reserve = declared >= 0 ? declared : 64 * 1024
-    if (stats.inflightBytes + reserve > config.maxInflightBytes) {
-      stats.rejected(endpoint, 'overload_inflight_bytes')
-      fail('ERR_OVERLOADED', `too many bytes in flight (${stats.inflightBytes})`, { reason: 'inflight_bytes' })
-    }
-    stats.inflightBytes += reserve
-    let counted = reserve
+    let a
     try {
-      const body = await readBody(req, declared)
-      stats.inflightBytes += body.byteLength - counted
-      counted = body.byteLength
-      const job: BodyJob = {
-        body,
-        format: fmt,
-        gzip: encoding === 'gzip',
-        precision: url.searchParams.get('precision') ?? undefined,
-        db: url.searchParams.get('db') ?? url.searchParams.get('bucket') ?? undefined,
-        nowMs: Date.now(),
-      }
-      let submitted
-      try {
-        submitted = await engine.submit(job)
-      } catch (err) {
-        if (err instanceof HttpError && err.code === 'ERR_OVERLOADED') stats.rejected(endpoint, 'overload_queue')
-        throw err
-      }
-      await answer(res, endpoint, submitted.ring, submitted.outcome)
-    } finally {
-      stats.inflightBytes -= counted
+      a = admitIngest(h)
+    } catch (err) {
+      if (err instanceof HttpError && err.code === 'ERR_BODY_TOO_LARGE') res.setHeader('connection', 'close')
+      throw err
     }
+    let body
+    try {
+      body = await readBody(req, h.declared)
+    } catch (err) {
+      stats.inflightBytes -= a.counted
+      throw err
+    }
+    send(res, await completeIngest(h, a, body))
   }
 
   const ackTimeout = (): Error => new HttpError('ERR_ACK_TIMEOUT', `commit did not complete within ${ACK_TIMEOUT_MS} ms`)
@@ -191,7 +246,8 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     return engine.waitDurable(ring, end, ACK_TIMEOUT_MS, ackTimeout)
   }
 
-  async function answer (res: ServerResponse, endpoint: string, ring: number, o: BodyOutcome): Promise<void> {
+  const NO_HEADERS: Record<string, string | number> = {}
+  async function answer (endpoint: string, ring: number, o: BodyOutcome): Promise<Reply> {
     const counters = stats.endpoint(endpoint)
     switch (o.status) {
       case BodyStatus.TOO_LARGE: stats.rejected(endpoint, 'too_large'); fail('ERR_BODY_TOO_LARGE', o.detail ?? 'body too large')
@@ -207,12 +263,8 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     counters.linesRejected += o.rejected
     counters.fieldsSkipped += o.skipped
     if (o.status === BodyStatus.OK) {
-      const headers: Record<string, string | number> = {}
-      if (o.skipped > 0) headers['x-ringest-skipped-fields'] = o.skipped
-      if (closing) headers.connection = 'close'
       stats.request(endpoint, 204)
-      res.writeHead(204, headers).end()
-      return
+      return { status: 204, headers: o.skipped > 0 ? { 'x-ringest-skipped-fields': o.skipped } : { ...NO_HEADERS } }
     }
     stats.rejected(endpoint, 'parse_error')
     const first = o.errors[0]
@@ -245,12 +297,18 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value))
   }
 
+  /** Write endpoints: the stats name they count under and the body format. */
+  const WRITES: Record<string, { endpoint: string, format: BodyFormat | 'lp-or-json' }> = {
+    '/write': { endpoint: '/write', format: BodyFormat.LINE_PROTOCOL },
+    '/api/v2/write': { endpoint: '/api/v2/write', format: BodyFormat.LINE_PROTOCOL },
+    '/influx/write': { endpoint: '/write', format: BodyFormat.LINE_PROTOCOL },
+    '/influx/api/v2/write': { endpoint: '/api/v2/write', format: BodyFormat.LINE_PROTOCOL },
+    '/api/v1/ingest': { endpoint: '/api/v1/ingest', format: 'lp-or-json' },
+  }
+
   const routes: Record<string, Route> = {
-    '/write': { methods: ['POST'], handler: (req, res, url) => ingest(req, res, url, '/write', BodyFormat.LINE_PROTOCOL) },
-    '/api/v2/write': { methods: ['POST'], handler: (req, res, url) => ingest(req, res, url, '/api/v2/write', BodyFormat.LINE_PROTOCOL) },
-    '/influx/write': { methods: ['POST'], handler: (req, res, url) => ingest(req, res, url, '/write', BodyFormat.LINE_PROTOCOL) },
-    '/influx/api/v2/write': { methods: ['POST'], handler: (req, res, url) => ingest(req, res, url, '/api/v2/write', BodyFormat.LINE_PROTOCOL) },
-    '/api/v1/ingest': { methods: ['POST'], handler: (req, res, url) => ingest(req, res, url, '/api/v1/ingest', 'lp-or-json') },
+    ...Object.fromEntries(Object.entries(WRITES).map(([path, w]): [string, Route] =>
+      [path, { methods: ['POST'], handler: (req, res, url) => ingest(req, res, url, w.endpoint, w.format) }])),
     '/api/v1/export': { methods: ['GET', 'POST'], handler: exportHandler },
     '/healthz': { methods: ['GET', 'HEAD'], handler: (_req, res) => json(res, 200, { status: 'ok' }) },
     '/readyz': {
@@ -290,21 +348,47 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     handle().finally(() => { stats.inflightRequests-- }).catch((err: unknown) => {
       if (res.headersSent) { res.destroy(); return }
       if (err instanceof HttpError) {
-        sendError(res, endpoint, err)
+        send(res, errorReply(endpoint, err))
         if (err.code === 'ERR_BODY_TOO_LARGE') req.resume()
         return
       }
-      log.error({ err, path: url.pathname }, 'request failed')
-      sendError(res, endpoint, new HttpError('ERR_INTERNAL', (err as Error).message ?? 'internal error'))
+      send(res, internalError(endpoint, err, url.pathname))
     })
   })
 
+  // The listening socket belongs to the write fast path; it hands every
+  // other connection to the node:http server above.
+  const fastApp: FastApp = {
+    accepts: (method, path) => method === 'POST' && WRITES[path] !== undefined,
+    begin (req): Admission | Reply {
+      const w = WRITES[req.path]!
+      const h: IngestHead = {
+        endpoint: w.endpoint,
+        format: w.format,
+        contentType: req.contentType,
+        contentEncoding: req.contentEncoding,
+        declared: req.contentLength,
+        params: new URLSearchParams(req.query),
+      }
+      let a: ReturnType<typeof admitIngest>
+      try {
+        a = admitIngest(h)
+      } catch (err) {
+        return err instanceof HttpError ? errorReply(h.endpoint, err) : internalError(h.endpoint, err, req.path)
+      }
+      stats.inflightRequests++
+      return {
+        complete: (body) => completeIngest(h, a, body).finally(() => { stats.inflightRequests-- }),
+        abort: () => { stats.inflightBytes -= a.counted; stats.inflightRequests-- },
+      }
+    },
+    get closing () { return closing },
+  }
+  const fast = new FastHttp(fastApp, server, config)
+
   const { host, port } = parseListen(config.listen)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => { server.off('error', reject); resolve() })
-  })
-  const addr = server.address() as AddressInfo
+  await fast.listen(port, host)
+  const addr = fast.server.address() as AddressInfo
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
   log.info({ url, ack: config.ack, parseWorkers: config.parseWorkers }, 'listening')
 
@@ -314,11 +398,10 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     const started = Date.now()
     // In-flight requests get 60 % of the budget; draining the rings and the last commit get the rest.
     const deadline = started + config.shutdownTimeoutMs * 0.6
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
-    server.closeIdleConnections()
+    const stopped = fast.stopAccepting()
     // In-flight requests finish (their samples are committed) before the engine stops.
     while (stats.inflightRequests > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
-    server.closeAllConnections()
+    fast.destroyAll()
     await stopped
     await engine.stop()
     await store.close()
