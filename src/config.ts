@@ -40,6 +40,7 @@ const TiB = 1024 * GiB
 const SECOND = 1000
 const MINUTE = 60 * SECOND
 const HOUR = 60 * MINUTE
+const DAY = 24 * HOUR
 
 export type OptionType = 'path' | 'integer' | 'bytes' | 'duration-ms' | 'enum' | 'host:port'
 
@@ -126,6 +127,21 @@ export const OPTIONS = {
     default: 0, // 0 ms: commit as soon as the previous commit is done
     doc: 'How long the flush worker may hold pending samples to gather a bigger commit. 0 = commit as soon as the previous commit is done (group commit still happens: what arrives during a commit goes into the next one); measured best for closed-loop clients.',
   },
+  checkpointSamples: {
+    flag: '--checkpoint-samples', env: 'RINGEST_CHECKPOINT_SAMPLES', type: 'integer', min: 1024, max: 256 * 1024 * 1024,
+    default: 2 * 1024 * 1024, // samples (20 bytes each in the flush worker's memory)
+    doc: 'The flush worker moves the WAL into compressed chunks once it holds this many samples (also after 2 s without samples, every 15 min, and at stop). Bigger: longer chunks and fewer rewrites, more memory (20 bytes a sample) and a longer replay after a crash.',
+  },
+  retention: {
+    flag: '--retention', env: 'RINGEST_RETENTION', type: 'duration-ms', min: 0, max: 100 * 365 * DAY,
+    default: 30 * DAY, // 30 d
+    doc: 'Samples older than this are deleted, a whole 2-hour block at a time (checked every minute). 0 keeps everything. A bare number is milliseconds; write 30d, 12h, 90m.',
+  },
+  oooWindowMs: {
+    flag: '--ooo-window-ms', env: 'RINGEST_OOO_WINDOW_MS', type: 'duration-ms', min: 0, max: 100 * 365 * DAY,
+    default: 1 * HOUR, // 1 h
+    doc: 'Out-of-order samples are stored if they are at most this far behind their series\' newest sample; older ones are dropped and counted (ringest_samples_dropped_total{reason="too_old"}).',
+  },
   shutdownTimeoutMs: {
     flag: '--shutdown-timeout-ms', env: 'RINGEST_SHUTDOWN_TIMEOUT_MS', type: 'duration-ms', min: 1, max: 1 * HOUR,
     default: 10_000, // 10 s
@@ -150,6 +166,31 @@ export const OPTIONS = {
     flag: '--keep-alive-timeout-ms', env: 'RINGEST_KEEP_ALIVE_TIMEOUT_MS', type: 'duration-ms', min: 1, max: 1 * HOUR,
     default: 65_000, // 65 s
     doc: 'An idle keep-alive connection is closed after this. Keep it above the idle timeout of any load balancer in front (AWS ALB: 60 s), or it closes connections the balancer is about to reuse.',
+  },
+  queryWorkers: {
+    flag: '--query-workers', env: 'RINGEST_QUERY_WORKERS', type: 'integer', min: 1, max: 64,
+    default: 1, // threads
+    doc: 'Query worker threads (PromQL, series and label lookups, export); queries never run on the main thread.',
+  },
+  queryTimeoutMs: {
+    flag: '--query-timeout-ms', env: 'RINGEST_QUERY_TIMEOUT_MS', type: 'duration-ms', min: 1, max: 1 * HOUR,
+    default: 30_000, // 30 s
+    doc: 'A query running longer is cancelled: 503 with errorType timeout (ERR_QUERY_TIMEOUT).',
+  },
+  queryMaxSeries: {
+    flag: '--query-max-series', env: 'RINGEST_QUERY_MAX_SERIES', type: 'integer', min: 1, max: 1e9,
+    default: 1_000_000, // series
+    doc: 'Series one query may select at most; beyond: 422 with errorType execution (ERR_QUERY_LIMIT).',
+  },
+  queryMaxSamples: {
+    flag: '--query-max-samples', env: 'RINGEST_QUERY_MAX_SAMPLES', type: 'integer', min: 1, max: 1e12,
+    default: 50_000_000, // samples, as Prometheus's --query.max-samples
+    doc: 'Samples one query (or export) may load at most; beyond: 422 (ERR_QUERY_LIMIT, ERR_EXPORT_TOO_LARGE for exports). Bounds a query\'s memory.',
+  },
+  queryMaxQueue: {
+    flag: '--query-max-queue', env: 'RINGEST_QUERY_MAX_QUEUE', type: 'integer', min: 1, max: 1e6,
+    default: 64, // queries
+    doc: 'Queries waiting for a query worker at most; beyond: 503 with Retry-After (ERR_QUERY_OVERLOADED).',
   },
   logLevel: {
     flag: '--log-level', env: 'RINGEST_LOG_LEVEL', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -411,7 +452,7 @@ export function parseBytes (text: string): number | undefined | 'ambiguous' {
   return mult === undefined ? undefined : wholeOrUndefined(Number(m[1]) * mult)
 }
 
-const DURATION_UNITS: Record<string, number> = { '': 1, ms: 1, s: SECOND, m: MINUTE, h: HOUR }
+const DURATION_UNITS: Record<string, number> = { '': 1, ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: DAY, w: 7 * DAY }
 
 /** Milliseconds from "200", "200ms", "1.5s", "2m", "1h"; undefined if malformed. */
 export function parseDuration (text: string): number | undefined {

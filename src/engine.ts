@@ -25,6 +25,9 @@ export interface EngineConfig {
   admissionWaitMs: number
   flushMaxSamples: number
   flushDelayMs: number
+  checkpointSamples: number
+  retention: number
+  oooWindowMs: number
   mapSizeBytes: number
 }
 
@@ -124,18 +127,21 @@ export class Engine {
       ack: config.ack,
       flushMaxSamples: config.flushMaxSamples,
       flushDelayMs: config.flushDelayMs,
+      checkpointSamples: config.checkpointSamples,
+      retentionMs: config.retention,
+      oooWindowMs: config.oooWindowMs,
     }
     const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } })
-    const ready = await new Promise<{ series: number, nextSeq: number }>((resolve, reject) => {
+    const ready = await new Promise<{ series: number, replayed: number, replayMs: number, walGen: number }>((resolve, reject) => {
       const onExit = (code: number): void => reject(new Error(`flush worker exited with code ${code} during start`))
       flush.once('exit', onExit)
       flush.once('error', reject)
-      flush.on('message', function onMsg (m: { type: string, message?: string, series: number, nextSeq: number }) {
+      flush.on('message', function onMsg (m: { type: string, message?: string, series: number, replayed: number, replayMs: number, walGen: number }) {
         if (m.type === FlushMessage.READY) { flush.off('exit', onExit); flush.off('error', reject); flush.off('message', onMsg); resolve(m) }
         if (m.type === FlushMessage.FATAL) reject(new Error(m.message))
       })
     })
-    log.info({ series: ready.series, segments: ready.nextSeq - 1 }, 'store opened')
+    log.info({ series: ready.series, replayedSamples: ready.replayed, replayMs: Math.round(ready.replayMs), walGeneration: ready.walGen }, 'store opened')
     return new Engine(config, log, flush, buffers)
   }
 

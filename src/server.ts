@@ -9,12 +9,12 @@ import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import { BodyFormat, BodyStatus, type BodyJob, type BodyOutcome } from '../workers/shared.js'
-import { openStore, type Store } from '../workers/storage.js'
 import { Engine } from './engine.js'
-import { HttpError, type ErrorCode } from './errors.js'
+import { Errors, HttpError, type ErrorCode } from './errors.js'
 import { Stats } from './stats.js'
-import { SelectorError, parseSelector, parseTimeParam } from './selector.js'
-import { exportLine, exportSeries } from './export.js'
+import { SelectorError, parseTimeParam } from './selector.js'
+import { QueryService, parseDurationParam, type QueryRequest } from './query.js'
+import type { QueryOutcome } from '../workers/shared.js'
 import { FastHttp, type Admission, type FastApp, type Reply } from './fast-http.js'
 
 export interface ServerConfig {
@@ -30,11 +30,19 @@ export interface ServerConfig {
   retryAfterSeconds: number
   flushMaxSamples: number
   flushDelayMs: number
+  checkpointSamples: number
+  retention: number
+  oooWindowMs: number
   shutdownTimeoutMs: number
   mapSizeBytes: number
   requestTimeoutMs: number
   headersTimeoutMs: number
   keepAliveTimeoutMs: number
+  queryWorkers: number
+  queryTimeoutMs: number
+  queryMaxSeries: number
+  queryMaxSamples: number
+  queryMaxQueue: number
 }
 
 export interface RunningServer {
@@ -46,8 +54,8 @@ export interface RunningServer {
 
 /** How long a request may wait for its commit before it gets ERR_ACK_TIMEOUT. */
 const ACK_TIMEOUT_MS = 30_000
-/** Samples an export may gather at most. */
-const MAX_EXPORT_SAMPLES = 20_000_000
+/** A query's form body (POST) is read up to this. */
+const MAX_QUERY_BODY_BYTES = 1024 * 1024
 
 const VERSION = '0.1.0'
 
@@ -73,8 +81,7 @@ function parseListen (listen: string): { host: string, port: number } {
 export async function startServer (config: ServerConfig, log: Logger): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true })
   const engine = await Engine.start(config, log)
-  // Reads go through the main thread's own handle on the same environment.
-  const store: Store = openStore(config.dataDir, { mapSizeBytes: config.mapSizeBytes, sync: config.ack === 'durable' })
+  const queries = new QueryService(config, log)
   const stats = new Stats()
   let closing = false
 
@@ -132,6 +139,8 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
         fail('ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(type)} is not accepted here (use application/json or application/x-ndjson)`)
       }
       fmt = f
+    } else if (h.format === BodyFormat.IMPORT) {
+      fmt = h.format // any content type: VictoriaMetrics' clients send none or application/json
     } else {
       if (!LP_TYPES.has(type)) {
         stats.rejected(h.endpoint, 'unsupported_media_type')
@@ -274,23 +283,105 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     fail('ERR_PARSE', message, { accepted: o.accepted, rejected: o.rejected, skipped: o.skipped, errors: o.errors })
   }
 
-  function exportHandler (_req: IncomingMessage, res: ServerResponse, url: Url): void {
-    const matches = [...url.searchParams.getAll('match[]'), ...url.searchParams.getAll('match')]
-    if (matches.length === 0) fail('ERR_BAD_REQUEST', 'missing match[] parameter, e.g. match[]=cpu_usage_user{host="a"}')
-    let selectors, start, end
+  /** Query parameters: the URL's, plus a form body's for POST (as Prometheus takes them). */
+  async function queryParams (req: IncomingMessage, url: Url): Promise<URLSearchParams> {
+    if (req.method !== 'POST') return url.searchParams
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+    if (type !== 'application/x-www-form-urlencoded') return url.searchParams
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (size > MAX_QUERY_BODY_BYTES) fail('ERR_BODY_TOO_LARGE', `query form body is larger than ${MAX_QUERY_BODY_BYTES} bytes`)
+      chunks.push(chunk)
+    }
+    const merged = new URLSearchParams(url.searchParams)
+    for (const [k, v] of new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) merged.append(k, v)
+    return merged
+  }
+
+  const PROM_ERRORS = {
+    bad_data: 'ERR_QUERY_BAD_DATA',
+    execution: 'ERR_QUERY_LIMIT',
+    timeout: 'ERR_QUERY_TIMEOUT',
+    unavailable: 'ERR_QUERY_OVERLOADED',
+  } as const
+
+  /** Prometheus's error shape, with ringest's code alongside. */
+  function promError (res: ServerResponse, endpoint: string, errorType: keyof typeof PROM_ERRORS, error: string): void {
+    const code = PROM_ERRORS[errorType]
+    const status = Errors[code].status
+    const headers: Record<string, string | number> = { 'content-type': 'application/json' }
+    if (status === 503) headers['retry-after'] = config.retryAfterSeconds
+    stats.request(endpoint, status)
+    send(res, { status, headers, body: JSON.stringify({ status: 'error', errorType, error, code }) })
+  }
+
+  function promTime (params: URLSearchParams, name: string, fallback?: number): number {
+    const v = params.get(name)
+    if ((v === null || v === '') && fallback !== undefined) return fallback
+    if (v === null || v === '') throw new SelectorError(`missing parameter ${name}`)
+    return parseTimeParam(v, NaN, name)
+  }
+
+  /** The Prometheus query API endpoints: parameters here, evaluation in a query worker. */
+  async function promQuery (req: IncomingMessage, res: ServerResponse, url: Url, endpoint: string, build: (p: URLSearchParams) => QueryRequest): Promise<void> {
+    const params = await queryParams(req, url)
+    let request: QueryRequest
     try {
-      selectors = matches.map(parseSelector)
-      start = parseTimeParam(url.searchParams.get('start'), -Infinity, 'start')
-      end = parseTimeParam(url.searchParams.get('end'), Infinity, 'end')
+      request = build(params)
+    } catch (err) {
+      if (err instanceof SelectorError) { promError(res, endpoint, 'bad_data', err.message); return }
+      throw err
+    }
+    const out = await queries.run(request)
+    if (!out.ok) { promError(res, endpoint, out.errorType, out.error); return }
+    stats.request(endpoint, 200)
+    send(res, { status: 200, headers: { 'content-type': 'application/json' }, body: out.body })
+  }
+
+  const matchParams = (p: URLSearchParams): string[] => [...p.getAll('match[]'), ...p.getAll('match')]
+
+  const queryRoutes: Record<string, (p: URLSearchParams) => QueryRequest> = {
+    '/api/v1/query_range': (p) => {
+      const expr = p.get('query') ?? ''
+      const startMs = promTime(p, 'start')
+      const endMs = promTime(p, 'end')
+      const stepMs = parseDurationParam(p.get('step') ?? '')
+      if (!(stepMs > 0)) throw new SelectorError('invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer')
+      if (endMs < startMs) throw new SelectorError('invalid parameter "end": end timestamp must not be before start time')
+      return { kind: 'range', expr, startMs, endMs, stepMs }
+    },
+    '/api/v1/query': (p) => ({ kind: 'instant', expr: p.get('query') ?? '', timeMs: promTime(p, 'time', Date.now()) }),
+    '/api/v1/series': (p) => {
+      const match = matchParams(p)
+      if (match.length === 0) throw new SelectorError('no match[] parameter provided')
+      return { kind: 'series', match }
+    },
+    '/api/v1/labels': (p) => ({ kind: 'labels', match: matchParams(p) }),
+  }
+
+  /** GET /api/v1/export: VictoriaMetrics' NDJSON export, gathered in a query worker. */
+  async function exportHandler (req: IncomingMessage, res: ServerResponse, url: Url): Promise<void> {
+    const params = await queryParams(req, url)
+    const match = matchParams(params)
+    if (match.length === 0) fail('ERR_BAD_REQUEST', 'missing match[] parameter, e.g. match[]=cpu_usage_user{host="a"}')
+    let startMs, endMs
+    try {
+      startMs = parseTimeParam(params.get('start'), -Infinity, 'start')
+      endMs = parseTimeParam(params.get('end'), Infinity, 'end')
     } catch (err) {
       if (err instanceof SelectorError) fail('ERR_BAD_REQUEST', err.message)
       throw err
     }
-    const series = exportSeries(store, selectors, start, end, MAX_EXPORT_SAMPLES)
+    const out: QueryOutcome = await queries.run({ kind: 'export', match, startMs, endMs })
+    if (!out.ok) {
+      if (out.limit === 'maxSamples') fail('ERR_EXPORT_TOO_LARGE', `export would return more than ${config.queryMaxSamples} samples; narrow match[] or start/end (--query-max-samples)`)
+      if (out.errorType === 'bad_data') fail('ERR_BAD_REQUEST', out.error)
+      fail(PROM_ERRORS[out.errorType], out.error)
+    }
     stats.request('/api/v1/export', 200)
-    res.writeHead(200, { 'content-type': 'application/stream+json' })
-    for (const g of series) res.write(exportLine(g))
-    res.end()
+    send(res, { status: 200, headers: { 'content-type': 'application/stream+json' }, body: out.body })
   }
 
   function json (res: ServerResponse, status: number, value: unknown): void {
@@ -304,12 +395,15 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     '/influx/write': { endpoint: '/write', format: BodyFormat.LINE_PROTOCOL },
     '/influx/api/v2/write': { endpoint: '/api/v2/write', format: BodyFormat.LINE_PROTOCOL },
     '/api/v1/ingest': { endpoint: '/api/v1/ingest', format: 'lp-or-json' },
+    '/api/v1/import': { endpoint: '/api/v1/import', format: BodyFormat.IMPORT },
   }
 
   const routes: Record<string, Route> = {
     ...Object.fromEntries(Object.entries(WRITES).map(([path, w]): [string, Route] =>
       [path, { methods: ['POST'], handler: (req, res, url) => ingest(req, res, url, w.endpoint, w.format) }])),
     '/api/v1/export': { methods: ['GET', 'POST'], handler: exportHandler },
+    ...Object.fromEntries(Object.entries(queryRoutes).map(([path, build]): [string, Route] =>
+      [path, { methods: ['GET', 'POST'], handler: (req, res, url) => promQuery(req, res, url, path, build) }])),
     '/healthz': { methods: ['GET', 'HEAD'], handler: (_req, res) => json(res, 200, { status: 'ok' }) },
     '/readyz': {
       methods: ['GET', 'HEAD'],
@@ -325,6 +419,17 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     '/query': { methods: ['GET', 'POST'], handler: (_req, res) => json(res, 200, { results: [{ statement_id: 0 }] }) },
   }
 
+  const LABEL_VALUES = /^\/api\/v1\/label\/([^/]+)\/values$/
+  const labelValuesRoute: Route = {
+    methods: ['GET', 'POST'],
+    handler: (req, res, url) => promQuery(req, res, url, '/api/v1/label/:name/values', (p) => {
+      const name = decodeURIComponent(LABEL_VALUES.exec(url.pathname)![1]!)
+      // Prometheus 2.42 takes U__-escaped names too; plain names are the common case.
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new SelectorError(`invalid label name: ${JSON.stringify(name)}`)
+      return { kind: 'labelValues', name, match: matchParams(p) }
+    }),
+  }
+
   const server = createServer({
     requestTimeout: config.requestTimeoutMs,
     headersTimeout: config.headersTimeoutMs,
@@ -335,8 +440,8 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     const q = raw.indexOf('?')
     const pathname = q < 0 ? raw : raw.slice(0, q)
     const url: Pick<URL, 'pathname' | 'searchParams'> = { pathname, searchParams: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) }
-    const route = routes[pathname]
-    const endpoint = route === undefined ? 'other' : pathname
+    const route = routes[pathname] ?? (LABEL_VALUES.test(pathname) ? labelValuesRoute : undefined)
+    const endpoint = route === undefined ? 'other' : route === labelValuesRoute ? '/api/v1/label/:name/values' : pathname
     stats.inflightRequests++
     const handle = async (): Promise<void> => {
       if (route === undefined) fail('ERR_NOT_FOUND', `no endpoint ${pathname}`)
@@ -403,8 +508,8 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     while (stats.inflightRequests > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
     fast.destroyAll()
     await stopped
+    await queries.close()
     await engine.stop()
-    await store.close()
     const committed = engine.flushStats
     log.info({ reason, ms: Date.now() - started, samplesCommitted: committed[0], unansweredRequests: stats.inflightRequests }, 'stopped')
   }

@@ -7,6 +7,7 @@
  */
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
+import { listWalGens, walDir } from '../workers/storage.js'
 import { FlushStat, RECENT_COMMITS } from '../workers/shared.js'
 import type { Engine } from './engine.js'
 
@@ -59,6 +60,11 @@ export class Stats {
     batch.sort((a, b) => a - b)
     let lmdbFileBytes = 0
     try { lmdbFileBytes = statSync(join(dataDir, 'data.mdb')).blocks * 512 } catch { /* not created yet */ }
+    let walBytes = 0
+    for (const gen of listWalGens(dataDir)) {
+      try { walBytes += statSync(join(walDir(dataDir, gen), 'data.mdb')).blocks * 512 } catch { /* removed meanwhile */ }
+    }
+    const lastCheckpoint = f[FlushStat.LAST_CHECKPOINT_AT_MS]!
     const lastCommit = f[FlushStat.LAST_COMMIT_AT_MS]!
     return {
       uptimeSeconds: (Date.now() - this.startedAt) / 1000,
@@ -77,16 +83,29 @@ export class Stats {
       },
       storage: {
         lmdbFileBytes,
+        walBytes,
+        walGeneration: f[FlushStat.WAL_GENERATION],
         segmentBytesWritten: f[FlushStat.BYTES_WRITTEN],
+        headSamples: f[FlushStat.HEAD_SAMPLES],
         series: f[FlushStat.SERIES_TOTAL],
         seriesCreated: f[FlushStat.SERIES_CREATED],
+        samplesTooOld: f[FlushStat.SAMPLES_TOO_OLD],
+        checkpoints: f[FlushStat.CHECKPOINTS],
+        checkpointSamples: f[FlushStat.CHECKPOINT_SAMPLES],
+        lastCheckpointMs: f[FlushStat.LAST_CHECKPOINT_MS],
+        secondsSinceLastCheckpoint: lastCheckpoint === 0 ? null : (Date.now() - lastCheckpoint) / 1000,
+        chunksWritten: f[FlushStat.CHUNKS_WRITTEN],
+        chunkBytesWritten: f[FlushStat.CHUNK_BYTES_WRITTEN],
+        chunksExpired: f[FlushStat.EXPIRED_CHUNKS],
+        replayedSamples: f[FlushStat.REPLAYED_SAMPLES],
+        replayMs: f[FlushStat.REPLAY_MS],
       },
       process: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
     }
   }
 
   metrics (engine: Engine, dataDir: string): string {
-    const s = this.snapshot(engine, dataDir, '') as { storage: { lmdbFileBytes: number, series: number }, flush: { commitLatencyMs: Record<string, number> } }
+    const s = this.snapshot(engine, dataDir, '') as { storage: { lmdbFileBytes: number, walBytes: number, series: number }, flush: { commitLatencyMs: Record<string, number> } }
     const f = engine.flushStats
     const out: string[] = []
     const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
@@ -115,6 +134,14 @@ export class Stats {
     out.push(`ringest_inflight_requests ${this.inflightRequests}`)
     family('ringest_lmdb_file_bytes', 'gauge', 'Allocated size of the LMDB data file.')
     out.push(`ringest_lmdb_file_bytes ${s.storage.lmdbFileBytes}`)
+    family('ringest_wal_bytes', 'gauge', 'Allocated size of the WAL generations not yet deleted.')
+    out.push(`ringest_wal_bytes ${s.storage.walBytes}`)
+    family('ringest_head_samples', 'gauge', 'Samples in the WAL not yet checkpointed into chunks.')
+    out.push(`ringest_head_samples ${f[FlushStat.HEAD_SAMPLES]}`)
+    family('ringest_checkpoints_total', 'counter', 'Checkpoints (WAL into chunks) since start.')
+    out.push(`ringest_checkpoints_total ${f[FlushStat.CHECKPOINTS]}`)
+    family('ringest_samples_dropped_total', 'counter', 'Samples acknowledged but not stored, by reason (too_old: behind --ooo-window-ms).')
+    out.push(`ringest_samples_dropped_total{reason="too_old"} ${f[FlushStat.SAMPLES_TOO_OLD]}`)
     family('ringest_series', 'gauge', 'Series in the index.')
     out.push(`ringest_series ${s.storage.series}`)
     family('ringest_commit_latency_p99_seconds', 'gauge', 'p99 of the recent LMDB commit latencies (last 1024 commits).')

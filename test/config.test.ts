@@ -59,11 +59,19 @@ describe('the option table', () => {
       retryAfterSeconds: 1,
       flushMaxSamples: 65536,
       flushDelayMs: 0,
+      checkpointSamples: 2 * 1024 * 1024,
+      retention: 30 * 86_400_000,
+      oooWindowMs: 3_600_000,
       shutdownTimeoutMs: 10_000,
       mapSizeBytes: 64 * 1024 ** 3,
       requestTimeoutMs: 30_000,
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 65_000,
+      queryWorkers: 1,
+      queryTimeoutMs: 30_000,
+      queryMaxSeries: 1_000_000,
+      queryMaxSamples: 50_000_000,
+      queryMaxQueue: 64,
       logLevel: 'info',
       logFile: undefined,
     } satisfies Config)
@@ -150,10 +158,10 @@ describe('values', () => {
     for (const [text, expected] of cases) expect([text, parseBytes(text)]).toEqual([text, expected])
   })
 
-  it('reads durations as milliseconds, with ms, s, m and h', () => {
+  it('reads durations as milliseconds, with ms, s, m, h, d and w', () => {
     const cases: Array<[string, number | undefined]> = [
       ['200', 200], ['0', 0], ['200ms', 200], ['1.5s', 1500], ['30s', 30_000], ['2m', 120_000], ['1h', 3_600_000], ['1 s', 1000], ['5MS', 5],
-      ['0.5ms', undefined], ['5 fortnights', undefined], ['-1', undefined], ['s', undefined], ['1d', undefined],
+      ['0.5ms', undefined], ['5 fortnights', undefined], ['-1', undefined], ['s', undefined], ['1d', 86_400_000], ['30d', 2_592_000_000], ['2w', 1_209_600_000], ['1y', undefined],
     ]
     for (const [text, expected] of cases) expect([text, parseDuration(text)]).toEqual([text, expected])
   })

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
 import { Pool } from 'undici'
 import { startChild } from './helpers/child.js'
-import { exportSeries } from './helpers/server.js'
+import { exportSeries, get } from './helpers/server.js'
 
 const dirs: string[] = []
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
@@ -55,16 +55,17 @@ async function verify (url: string, series: string, acked: Map<number, number[]>
  * the same data and checks that every acknowledged sample is there. Returns
  * the first process's exit code.
  */
-async function stopUnderLoadAndVerify (signal: NodeJS.Signals, series: string, loadMs: number): Promise<number | null> {
+async function stopUnderLoadAndVerify (signal: NodeJS.Signals, series: string, loadMs: number, config: Record<string, unknown> = {}): Promise<{ code: number | null, before: any }> {
   const dir = mkdtempSync(join(tmpdir(), `ringest-${series}-`))
   dirs.push(dir)
-  const child = await startChild({ dataDir: dir })
+  const child = await startChild({ ...config, dataDir: dir })
   const l = load(child.url, 16, series)
   await new Promise((resolve) => setTimeout(resolve, loadMs))
+  const before = (await get(`${child.url}/stats`)).json()
   child.proc.kill(signal)
   const [code] = await child.exited
   await l.stop()
-  const again = await startChild({ dataDir: dir })
+  const again = await startChild({ ...config, dataDir: dir })
   try {
     const n = await verify(again.url, series, l.acked)
     expect(n).toBeGreaterThan(1000)
@@ -72,7 +73,7 @@ async function stopUnderLoadAndVerify (signal: NodeJS.Signals, series: string, l
     again.proc.kill('SIGKILL')
     await again.exited
   }
-  return code
+  return { code, before }
 }
 
 it('after kill -9 under load, a restart serves every acknowledged sample', async () => {
@@ -80,5 +81,10 @@ it('after kill -9 under load, a restart serves every acknowledged sample', async
 })
 
 it('SIGTERM under load exits 0 and loses nothing acknowledged', async () => {
-  expect(await stopUnderLoadAndVerify('SIGTERM', 'term', 1000)).toBe(0)
+  expect((await stopUnderLoadAndVerify('SIGTERM', 'term', 1000)).code).toBe(0)
+})
+
+it('after kill -9 while checkpoints run (WAL generations into chunks), a restart serves every acknowledged sample', async () => {
+  const { before } = await stopUnderLoadAndVerify('SIGKILL', 'ckpt', 2000, { checkpointSamples: 1024 })
+  expect(before.storage.checkpoints).toBeGreaterThan(2)
 })

@@ -5,6 +5,12 @@
  * publishes each ring's watermark: with --ack durable it waits for the commit's
  * fsync (lmdb-js `flushed`), so the watermark means "on disk".
  *
+ * Samples go first to the WAL (one segment per commit, in the current WAL
+ * generation) and into the head; a checkpoint later merges the head into
+ * compressed per-series chunks and drops the checkpointed generations (see
+ * workers/storage.ts). Checkpoints run between commits, when the head holds
+ * --checkpoint-samples, when ingest pauses, and at stop.
+ *
  * It is a plain dedicated Worker (not a Piscina task). Its loop sleeps on the
  * doorbell (Atomics.waitAsync) when every ring is empty, so it costs nothing
  * when idle, and keeps an event loop so that lmdb-js can resolve commits: up
@@ -13,7 +19,8 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
 import { ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
-import { STORAGE_FORMAT, encodeSegment, openStore, segmentBytes, segmentKey, segmentSeq } from './storage.js'
+import { STORAGE_FORMAT, checkpointGen, decodeSegment, encodeSegment, listWalGens, openStore, openWal, removeWal, segmentBytes, segmentKey, segmentSeq, type Wal } from './storage.js'
+import { HeadLog, deleteExpiredBlocks, writeCheckpoint } from './head.js'
 
 const data = workerData as FlushWorkerData
 const control = new Int32Array(data.control)
@@ -22,6 +29,9 @@ const doorbell = new Doorbell(data.doorbell)
 const consumers = data.rings.map((r) => new RingConsumer(r))
 const store = openStore(data.dataDir, { mapSizeBytes: data.mapSizeBytes, sync: data.ack === 'durable' })
 
+/** Older WAL generations still open, waiting for the next checkpoint. */
+const walsToCheckpoint: Wal[] = []
+
 // --- the series index (key -> global id), loaded whole at start ---
 const seriesIds = new Map<string, number>()
 let nextSeriesId = 1
@@ -29,10 +39,32 @@ for (const { key, value } of store.series.getRange()) {
   seriesIds.set(value, key)
   if (key >= nextSeriesId) nextSeriesId = key + 1
 }
-let nextSeq = 1
-for (const key of store.segments.getKeys({ reverse: true, limit: 1 })) nextSeq = segmentSeq(key) + 1
-if (store.meta.get('format') === undefined) store.meta.putSync('format', STORAGE_FORMAT)
+const format = store.meta.get('format')
+if (format === undefined) store.meta.putSync('format', STORAGE_FORMAT)
+else if (format !== STORAGE_FORMAT) throw new Error(`the store in ${data.dataDir} has format ${String(format)}; this ringest reads format ${STORAGE_FORMAT}`)
 stats[FlushStat.SERIES_TOTAL] = seriesIds.size
+
+// --- the WAL and the head: replay what is not checkpointed ---
+const storeOptions = { mapSizeBytes: data.mapSizeBytes, sync: data.ack === 'durable' }
+const head = new HeadLog(Math.max(1024, data.checkpointSamples + data.flushMaxSamples))
+let checkpointed = checkpointGen(store)
+const replayStarted = performance.now()
+let wal: Wal | undefined
+for (const gen of listWalGens(data.dataDir)) {
+  if (gen <= checkpointed) { removeWal(data.dataDir, gen); continue }
+  const w = openWal(data.dataDir, gen, storeOptions)
+  for (const { value } of w.segments.getRange({ snapshot: false })) {
+    const seg = decodeSegment(value)
+    head.append(seg.ids, seg.ts, seg.values, seg.count)
+  }
+  if (wal !== undefined) walsToCheckpoint.push(wal)
+  wal = w
+}
+const replayed = head.count
+const replayMs = performance.now() - replayStarted
+if (wal === undefined) wal = openWal(data.dataDir, checkpointed + 1, storeOptions)
+let nextSeq = 1
+for (const key of wal.segments.getKeys({ reverse: true, limit: 1 })) nextSeq = segmentSeq(key) + 1
 
 /** Per ring: local series id -> global id (0 = unknown). */
 const localToGlobal: Array<Uint32Array> = consumers.map(() => new Uint32Array(1024))
@@ -55,6 +87,15 @@ function grow (): void {
   const i2 = new Uint32Array(cap); i2.set(ids); ids = i2
   const t2 = new Float64Array(cap); t2.set(ts); ts = t2
   const v2 = new Float64Array(cap); v2.set(vals); vals = v2
+}
+
+/** Per series id: the newest timestamp seen since start (-Infinity: none), for the out-of-order window. */
+let newest = new Float64Array(1024).fill(-Infinity)
+let tooOld = 0
+function growNewest (id: number): void {
+  const n = new Float64Array(Math.max(id + 1, newest.length * 2)).fill(-Infinity)
+  n.set(newest)
+  newest = n
 }
 
 let ring = 0
@@ -88,6 +129,7 @@ function visit (offset: number, length: number, tag: number): void {
       const rows = (length / SAMPLE_ROW_BYTES) | 0
       if (rows === 0) return
       if (firstPendingAt === 0) firstPendingAt = performance.now()
+      lastSampleAt = Date.now()
       while (count + rows > cap) grow()
       const f64 = consumer.f64
       const map = localToGlobal[ring]!
@@ -96,6 +138,15 @@ function visit (offset: number, length: number, tag: number): void {
         const gid = map[f64[o]!]
         if (gid === undefined || gid === 0) { corrupt++; continue }
         const t = f64[o + 1]!
+        // Older than the window behind the series' newest sample: dropped, and counted.
+        if (gid < newest.length) {
+          const n = newest[gid]!
+          if (t < n - data.oooWindowMs) { tooOld++; continue }
+          if (t > n) newest[gid] = t
+        } else {
+          growNewest(gid)
+          newest[gid] = t
+        }
         ids[count] = gid
         ts[count] = t
         vals[count] = f64[o + 2]!
@@ -159,12 +210,19 @@ function commit (): void {
   const created = newSeries.length
   const pooled = count > 0 ? takeBuffer(segmentBytes(count)) : undefined
   const segment = pooled === undefined ? undefined : encodeSegment(ids, ts, vals, count, minTs, maxTs, pooled)
-  let written: (Promise<unknown> & { flushed?: Promise<unknown> }) | undefined
-  // All puts issued in one event turn form one LMDB write transaction.
-  for (const [id, key] of newSeries) written = store.series.put(id, key)
-  if (segment !== undefined) written = store.segments.put(segmentKey(nextSeq++), segment)
+  type Written = Promise<unknown> & { flushed?: Promise<unknown> }
+  let seriesWritten: Written | undefined
+  let segmentWritten: Written | undefined
+  // All puts issued in one event turn form one LMDB write transaction per environment:
+  // new series go to the store, the segment to the WAL; the watermark waits for both.
+  for (const [id, key] of newSeries) seriesWritten = store.series.put(id, key)
+  if (segment !== undefined) {
+    segmentWritten = wal!.segments.put(segmentKey(nextSeq++), segment)
+    head.append(ids, ts, vals, count)
+  }
   const positions = drainedTo.slice()
-  const target = written === undefined ? undefined : durable ? (written.flushed ?? written) : written
+  const settled = (w: Written | undefined): Promise<unknown> | undefined => w === undefined ? undefined : durable ? (w.flushed ?? w) : w
+  const target = seriesWritten === undefined ? settled(segmentWritten) : Promise.all([settled(seriesWritten), settled(segmentWritten)])
   // Watermarks are published strictly in commit order.
   const done = lastCommit.then(() => target).then(() => {
     for (let r = 0; r < consumers.length; r++) consumers[r]!.publishWatermark(positions[r])
@@ -180,6 +238,8 @@ function commit (): void {
     stats[FlushStat.LAST_COMMIT_AT_MS] = Date.now()
     stats[FlushStat.BYTES_WRITTEN] = stats[FlushStat.BYTES_WRITTEN]! + (segment?.length ?? 0)
     stats[FlushStat.CORRUPT_RECORDS] = corrupt
+    stats[FlushStat.SAMPLES_TOO_OLD] = tooOld
+    stats[FlushStat.HEAD_SAMPLES] = head.count
   })
   lastCommit = done
   if (pooled !== undefined) void done.then(() => { bufferPool.push(pooled) }, () => {})
@@ -200,8 +260,73 @@ const hasWork = (): boolean => {
   return false
 }
 
+/** Checkpointed WAL generations are deleted this long after their checkpoint: a query that began before it may still read them. */
+const WAL_GRACE_MS = 60_000
+/** A non-empty head is checkpointed once no sample arrived for this long. */
+const IDLE_CHECKPOINT_MS = 2000
+/** ... and at least this often while samples keep coming. */
+const MAX_HEAD_AGE_MS = 15 * 60_000
+const walsToDelete: Array<{ gen: number, at: number }> = []
+let lastSampleAt = 0
+let lastRetentionAt = 0
+
+function deleteOldWals (all: boolean): void {
+  const now = Date.now()
+  while (walsToDelete.length > 0 && (all || walsToDelete[0]!.at <= now)) removeWal(data.dataDir, walsToDelete.shift()!.gen)
+}
+
+function checkpointDue (): boolean {
+  if (head.count === 0) return false
+  const now = Date.now()
+  return head.count >= data.checkpointSamples || now - head.since >= MAX_HEAD_AGE_MS || now - lastSampleAt >= IDLE_CHECKPOINT_MS
+}
+
+/**
+ * Moves the head into chunks. Called between commits (the batch is empty):
+ * waits for the commits in flight, starts a new WAL generation, writes the
+ * checkpoint as one transaction, and once it is durable schedules the old
+ * generations for deletion.
+ */
+async function checkpoint (): Promise<void> {
+  await Promise.all(inFlight)
+  const started = performance.now()
+  const old = wal!
+  wal = openWal(data.dataDir, old.gen + 1, storeOptions)
+  nextSeq = 1
+  const samples = head.count
+  const r = writeCheckpoint(store, head, old.gen, nextSeriesId - 1)
+  head.reset()
+  await (durable ? (r.last.flushed ?? r.last) : r.last)
+  checkpointed = old.gen
+  for (const w of [...walsToCheckpoint, old]) {
+    await w.close()
+    walsToDelete.push({ gen: w.gen, at: Date.now() + WAL_GRACE_MS })
+  }
+  walsToCheckpoint.length = 0
+  stats[FlushStat.CHECKPOINTS] = stats[FlushStat.CHECKPOINTS]! + 1
+  stats[FlushStat.CHECKPOINT_SAMPLES] = stats[FlushStat.CHECKPOINT_SAMPLES]! + samples
+  stats[FlushStat.LAST_CHECKPOINT_MS] = performance.now() - started
+  stats[FlushStat.LAST_CHECKPOINT_AT_MS] = Date.now()
+  stats[FlushStat.CHUNKS_WRITTEN] = stats[FlushStat.CHUNKS_WRITTEN]! + r.chunksWritten
+  stats[FlushStat.CHUNK_BYTES_WRITTEN] = stats[FlushStat.CHUNK_BYTES_WRITTEN]! + r.bytes
+  stats[FlushStat.HEAD_SAMPLES] = head.count
+  stats[FlushStat.WAL_GENERATION] = wal.gen
+  await applyRetention()
+}
+
+/** Deletes the blocks past --retention (at most once a minute). */
+async function applyRetention (): Promise<void> {
+  if (data.retentionMs <= 0 || Date.now() - lastRetentionAt < 60_000) return
+  lastRetentionAt = Date.now()
+  const r = deleteExpiredBlocks(store, Date.now() - data.retentionMs)
+  if (r.last !== undefined) await r.last
+  stats[FlushStat.EXPIRED_CHUNKS] = stats[FlushStat.EXPIRED_CHUNKS]! + r.removed
+}
+
 async function loop (): Promise<void> {
+  await applyRetention()
   for (;;) {
+    deleteOldWals(false)
     // At the pipeline limit, wait for the oldest commit (this also lets the event loop run lmdb-js).
     if (inFlight.length >= MAX_COMMITS_IN_FLIGHT) { await inFlight[0]; continue }
     const stop = stopping()
@@ -215,6 +340,7 @@ async function loop (): Promise<void> {
         commit()
         // Let lmdb-js start the transaction (it begins writing on the next turn).
         await turn()
+        if (checkpointDue()) await checkpoint()
         continue
       }
       await doorbell.waitAsync(hasWork, Math.max(0, data.flushDelayMs - (performance.now() - firstPendingAt)))
@@ -222,15 +348,23 @@ async function loop (): Promise<void> {
     }
     if (stop) {
       await Promise.all(inFlight)
+      if (head.count > 0) await checkpoint()
+      deleteOldWals(true)
       break
     }
-    await doorbell.waitAsync(hasWork, 1000)
+    if (checkpointDue()) { await checkpoint(); continue }
+    await doorbell.waitAsync(hasWork, head.count > 0 ? IDLE_CHECKPOINT_MS : 1000)
   }
 }
 
-parentPort!.postMessage({ type: FlushMessage.READY, series: seriesIds.size, nextSeq })
+stats[FlushStat.REPLAYED_SAMPLES] = replayed
+stats[FlushStat.REPLAY_MS] = replayMs
+stats[FlushStat.HEAD_SAMPLES] = head.count
+stats[FlushStat.WAL_GENERATION] = wal.gen
+parentPort!.postMessage({ type: FlushMessage.READY, series: seriesIds.size, replayed, replayMs, walGen: wal.gen })
 try {
   await loop()
+  await wal.close()
   await store.close()
   parentPort!.postMessage({ type: FlushMessage.STOPPED })
 } catch (err) {

@@ -68,7 +68,7 @@ function parseBody (job: BodyJob): BodyOutcome {
       }
       result = lineProtocol.parse(body, { precision, db: job.db, nowMs: job.nowMs })
     } else {
-      result = parseJsonBody(body, job.format === BodyFormat.JSON ? 'json' : 'ndjson', writer, job.nowMs, jsonSeries)
+      result = parseJsonBody(body, job.format, writer, job.nowMs, jsonSeries)
     }
   } catch (err) {
     if (err instanceof RingFullError && !writer.publishedPart) {

@@ -73,12 +73,36 @@ export const FlushStat = {
   RECENT_COUNT: 6,
   /** Samples dropped because they were malformed in the ring (must stay 0). */
   CORRUPT_RECORDS: 7,
+  /** Samples dropped: older than --ooo-window-ms behind their series' newest sample. */
+  SAMPLES_TOO_OLD: 8,
+  /** Samples in the head (in the WAL, not yet in chunks). */
+  HEAD_SAMPLES: 9,
+  /** The WAL generation being written. */
+  WAL_GENERATION: 10,
+  /** Checkpoints since start. */
+  CHECKPOINTS: 11,
+  /** Samples moved into chunks since start. */
+  CHECKPOINT_SAMPLES: 12,
+  /** Duration of the last checkpoint in milliseconds. */
+  LAST_CHECKPOINT_MS: 13,
+  /** Date.now() of the last checkpoint, 0 if none. */
+  LAST_CHECKPOINT_AT_MS: 14,
+  /** Chunks written (rewritten included) since start. */
+  CHUNKS_WRITTEN: 15,
+  /** Bytes of chunks written since start. */
+  CHUNK_BYTES_WRITTEN: 16,
+  /** Samples replayed from the WAL at start. */
+  REPLAYED_SAMPLES: 17,
+  /** Milliseconds the WAL replay took at start. */
+  REPLAY_MS: 18,
+  /** Chunks deleted by retention since start. */
+  EXPIRED_CHUNKS: 19,
   /** Start of RECENT_COMMITS commit latencies in milliseconds. */
-  RECENT_LATENCY: 16,
+  RECENT_LATENCY: 32,
   /** Start of RECENT_COMMITS batch sizes in samples. */
-  RECENT_BATCH: 16 + RECENT_COMMITS,
+  RECENT_BATCH: 32 + RECENT_COMMITS,
 } as const
-export const FLUSH_STATS_SLOTS = 16 + 2 * RECENT_COMMITS
+export const FLUSH_STATS_SLOTS = 32 + 2 * RECENT_COMMITS
 
 /** What the main thread gives every parse worker (Piscina workerData). */
 export interface ParseWorkerData {
@@ -100,6 +124,9 @@ export interface FlushWorkerData {
   ack: 'durable' | 'committed' | 'received'
   flushMaxSamples: number
   flushDelayMs: number
+  checkpointSamples: number
+  retentionMs: number
+  oooWindowMs: number
 }
 
 /** Messages from the flush worker to the main thread. */
@@ -114,6 +141,8 @@ export const BodyFormat = {
   LINE_PROTOCOL: 'lp',
   JSON: 'json',
   NDJSON: 'ndjson',
+  /** VictoriaMetrics' export lines (POST /api/v1/import). */
+  IMPORT: 'import',
 } as const
 export type BodyFormat = typeof BodyFormat[keyof typeof BodyFormat]
 
@@ -159,3 +188,22 @@ export interface TaskOutcome {
   ring: number
   bodies: BodyOutcome[]
 }
+
+// --- query workers (workers/query.ts) ---
+
+/** sync must match the flush worker's: lmdb-js shares one environment per process and refuses a different setting. */
+export interface QueryWorkerData { dataDir: string, mapSizeBytes: number, sync: boolean }
+
+export interface QueryLimitsData { maxSeries: number, maxSamples: number, deadlineMs: number }
+
+export type QueryTask =
+  | { kind: 'range', expr: string, startMs: number, endMs: number, stepMs: number, limits: QueryLimitsData }
+  | { kind: 'instant', expr: string, timeMs: number, limits: QueryLimitsData }
+  | { kind: 'series', match: string[], limits: QueryLimitsData }
+  | { kind: 'labels', match: string[], limits: QueryLimitsData }
+  | { kind: 'labelValues', name: string, match: string[], limits: QueryLimitsData }
+  | { kind: 'export', match: string[], startMs: number, endMs: number, limits: QueryLimitsData }
+
+export type QueryOutcome =
+  | { ok: true, body: string, series: number, samples: number }
+  | { ok: false, errorType: 'bad_data' | 'execution' | 'timeout' | 'unavailable', error: string, limit?: string }

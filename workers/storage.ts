@@ -1,34 +1,58 @@
 /**
- * ringest's LMDB layout (format 1). The flush worker is the only writer; any
- * thread may read.
+ * ringest's on-disk layout (format 2). The flush worker is the only writer;
+ * any thread may read.
  *
- * Databases in one environment (`<dataDir>/data.mdb`):
- * - `series`:   uint32 series id -> series key (string: name, then NUL name NUL value per label)
- * - `segments`: 8-byte big-endian commit sequence number -> one segment: every
- *               sample of one group commit, columnar (see encodeSegment).
- * - `meta`:     'format' -> STORAGE_FORMAT.
+ * Two kinds of LMDB environment under the data directory:
  *
- * Why one segment per commit: a group commit carries samples of tens of
- * thousands of series; one LMDB put for all of them writes sequential keys
- * and whole pages, where a put per series (or per sample) would cost a B-tree
- * insert and a half-empty page each (REFERENCE.md 4.3 measured 35-67 bytes a
- * row). Compressed per-series chunks (the storage issue) are built from these
- * segments later; segments are the cheapest durable form of the open part.
+ * - `<dataDir>/data.mdb`, the store:
+ *   - `series`: uint32 series id -> series key (name, then NUL name NUL value per label)
+ *   - `chunks`: [block u32 BE][series id u32 BE][n u16 BE] -> one compressed
+ *     chunk (workers/chunk/codec.ts) of that series' samples in that block.
+ *     Blocks are BLOCK_MS of time, time-major: a checkpoint writes one block's
+ *     keys in series order (sequential pages), and retention deletes whole
+ *     blocks as one key range.
+ *   - `meta`: 'format' -> STORAGE_FORMAT; 'checkpointGen' -> the last WAL
+ *     generation whose samples are all in `chunks`.
+ * - `<dataDir>/wal/<gen>/data.mdb`, the write-ahead part: `segments`, 8-byte
+ *   big-endian commit sequence number -> every sample of one group commit,
+ *   columnar (encodeSegment). A write is acknowledged when its segment's
+ *   commit is fsync'd: one put per commit whatever the number of series.
+ *
+ * A checkpoint moves a generation's samples into chunks: the flush worker
+ * starts a new generation, merges the samples it holds for the old ones (its
+ * head) into each series' chunks of the blocks they fall in, commits that to
+ * the store with the new checkpointGen, and deletes the old generations'
+ * directories (after a grace period, for readers still on them). Deleting a
+ * file is how the WAL's space goes back to the file system; pages freed inside
+ * one LMDB file are only reused, never returned.
  */
+import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { SERIES_KEY_SEPARATOR } from './shared.js'
 
-export const STORAGE_FORMAT = 1
+export const STORAGE_FORMAT = 2
 /** 'SEG1' */
 export const SEGMENT_MAGIC = 0x31474553
 /** Segment header: magic u32, count u32, minTs f64, maxTs f64. */
 export const SEGMENT_HEADER_BYTES = 24
+/** Length of a block: 2 h, as Prometheus's head block. */
+export const BLOCK_MS = 2 * 3600 * 1000
+/** Samples per chunk at most (a longer run of one series in one block is split). */
+export const MAX_CHUNK_SAMPLES = 512
 
 export interface Store {
   env: RootDatabase
   series: Database<string, number>
-  segments: Database<Buffer, Buffer>
+  chunks: Database<Buffer, Buffer>
   meta: Database<unknown, string>
+  close (): Promise<void>
+}
+
+export interface Wal {
+  gen: number
+  env: RootDatabase
+  segments: Database<Buffer, Buffer>
   close (): Promise<void>
 }
 
@@ -38,10 +62,10 @@ export interface StoreOptions {
   sync: boolean
 }
 
-export function openStore (dataDir: string, options: StoreOptions): Store {
-  const env = open({
-    path: dataDir,
-    mapSize: options.mapSizeBytes,
+function openEnv (path: string, options: StoreOptions, mapSizeBytes: number): RootDatabase {
+  return open({
+    path,
+    mapSize: mapSizeBytes,
     maxDbs: 8,
     // overlappingSync: the fsync of commit N runs after its write lock is
     // released, so commit N+1 proceeds meanwhile; separateFlushed: a write's
@@ -52,16 +76,62 @@ export function openStore (dataDir: string, options: StoreOptions): Store {
     noSync: !options.sync,
     cache: false,
   })
+}
+
+export function openStore (dataDir: string, options: StoreOptions): Store {
+  const env = openEnv(dataDir, options, options.mapSizeBytes)
   const series = env.openDB<string, number>({ name: 'series', keyEncoding: 'uint32', encoding: 'string', cache: false })
-  const segments = env.openDB<Buffer, Buffer>({ name: 'segments', keyEncoding: 'binary', encoding: 'binary', cache: false })
+  const chunks = env.openDB<Buffer, Buffer>({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary', cache: false })
   const meta = env.openDB<unknown, string>({ name: 'meta', cache: false })
-  return {
-    env,
-    series,
-    segments,
-    meta,
-    close: async () => { await env.close() },
-  }
+  return { env, series, chunks, meta, close: async () => { await env.close() } }
+}
+
+/** A WAL generation's map: a generation holds at most a checkpoint's worth of segments. */
+const WAL_MAP_BYTES = 16 * 1024 * 1024 * 1024
+
+export function walDir (dataDir: string, gen: number): string {
+  return join(dataDir, 'wal', String(gen).padStart(10, '0'))
+}
+
+export function openWal (dataDir: string, gen: number, options: StoreOptions): Wal {
+  const env = openEnv(walDir(dataDir, gen), options, Math.min(WAL_MAP_BYTES, options.mapSizeBytes))
+  const segments = env.openDB<Buffer, Buffer>({ name: 'segments', keyEncoding: 'binary', encoding: 'binary', cache: false })
+  return { gen, env, segments, close: async () => { await env.close() } }
+}
+
+/** WAL generations present on disk, ascending. */
+export function listWalGens (dataDir: string): number[] {
+  const dir = join(dataDir, 'wal')
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter((d) => /^\d{10}$/.test(d)).map(Number).sort((a, b) => a - b)
+}
+
+export function removeWal (dataDir: string, gen: number): void {
+  rmSync(walDir(dataDir, gen), { recursive: true, force: true })
+}
+
+/** The last WAL generation whose samples are in `chunks` (0: none). */
+export function checkpointGen (store: Store): number {
+  return (store.meta.get('checkpointGen') as number | undefined) ?? 0
+}
+
+const BLOCK_BIAS = 2 ** 31
+
+export function blockOf (ts: number): number {
+  return Math.floor(ts / BLOCK_MS)
+}
+
+export function chunkKey (block: number, id: number, n: number): Buffer {
+  const b = Buffer.allocUnsafe(10)
+  b.writeUInt32BE(block + BLOCK_BIAS, 0)
+  b.writeUInt32BE(id, 4)
+  b.writeUInt16BE(n, 8)
+  return b
+}
+
+export function parseChunkKey (key: Uint8Array): { block: number, id: number, n: number } {
+  const dv = new DataView(key.buffer, key.byteOffset, key.byteLength)
+  return { block: dv.getUint32(0) - BLOCK_BIAS, id: dv.getUint32(4), n: dv.getUint16(8) }
 }
 
 export function segmentKey (seq: number): Buffer {

@@ -71,6 +71,61 @@ class Run {
     return { accepted: this.accepted, rejected: this.rejected, skipped: 0, errors: this.errors }
   }
 
+  /**
+   * One line of VictoriaMetrics' export format (what GET /api/v1/export
+   * writes): {"metric": {"__name__": ..., labels}, "values": [...],
+   * "timestamps": [...]}. Values are numbers or the strings "NaN", "Inf",
+   * "+Inf", "-Inf"; timestamps are epoch milliseconds. A line is taken or
+   * rejected whole.
+   */
+  importEntry (v: unknown, line: number): void {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      this.fail(line, `expected an object {"metric", "values", "timestamps"}, got ${describe(v)}`)
+      return
+    }
+    const o = v as Record<string, unknown>
+    const metric = o.metric
+    if (metric === null || typeof metric !== 'object' || Array.isArray(metric)) { this.fail(line, `"metric" must be an object of labels, got ${describe(metric)}`); return }
+    const m = metric as Record<string, unknown>
+    const name = m.__name__
+    if (typeof name !== 'string' || name === '') { this.fail(line, 'missing "__name__" in "metric"'); return }
+    const values = o.values
+    const timestamps = o.timestamps
+    if (!Array.isArray(values) || !Array.isArray(timestamps)) { this.fail(line, '"values" and "timestamps" must be arrays'); return }
+    if (values.length !== timestamps.length) { this.fail(line, `${values.length} values but ${timestamps.length} timestamps`); return }
+    const pairs: Label[] = []
+    for (const k in m) {
+      if (k === '__name__') continue
+      const s = m[k]
+      if (typeof s !== 'string') { this.fail(line, `label ${quote(k)} must be a string, got ${describe(s)}`); return }
+      if (k === '' || k.includes('\0') || s.includes('\0')) { this.fail(line, `invalid label ${quote(k)}`); return }
+      if (s !== '') pairs.push([k, s])
+    }
+    if (name.includes('\0')) { this.fail(line, `NUL character in metric name ${quote(name)}`); return }
+    const vs = new Float64Array(values.length)
+    for (let i = 0; i < values.length; i++) {
+      const x = values[i]
+      const f = typeof x === 'number' ? x : x === 'NaN' ? NaN : x === 'Inf' || x === '+Inf' ? Infinity : x === '-Inf' ? -Infinity : undefined
+      if (f === undefined) { this.fail(line, `values[${i}] must be a number or "NaN", "Inf", "-Inf", got ${describe(x)}`); return }
+      vs[i] = f
+      const t = timestamps[i]
+      if (typeof t !== 'number' || !Number.isInteger(t) || t > MAX_TIMESTAMP_MS || t < -MAX_TIMESTAMP_MS) {
+        this.fail(line, `timestamps[${i}] must be integer epoch milliseconds within +-${MAX_TIMESTAMP_MS}, got ${describe(t)}`)
+        return
+      }
+    }
+    pairs.sort(compareLabels)
+    let id: number
+    try {
+      id = this.sink.seriesId(name, pairs)
+    } catch (e) {
+      this.fail(line, `series ${quote(name)} refused: ${e instanceof Error ? e.message : String(e)}`)
+      return
+    }
+    for (let i = 0; i < vs.length; i++) this.sink.sample(id, (timestamps[i] as number) + 0, vs[i]!)
+    this.accepted += vs.length
+  }
+
   /** Checks one entry and hands its sample to the sink; a reason on failure. */
   entry (v: unknown, line: number): void {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) {
@@ -173,7 +228,7 @@ class Run {
  * sink.sample() propagate. Without `seriesCache`, ids are cached for this
  * body only.
  */
-export function parseJsonBody (body: Uint8Array, kind: 'json' | 'ndjson', sink: SampleSink, nowMs: number, seriesCache?: JsonSeriesCache): ParseResult {
+export function parseJsonBody (body: Uint8Array, kind: 'json' | 'ndjson' | 'import', sink: SampleSink, nowMs: number, seriesCache?: JsonSeriesCache): ParseResult {
   const run = new Run(sink, nowMs, seriesCache ?? new JsonSeriesCache())
   let text: string | undefined
   try {
@@ -209,7 +264,7 @@ export function parseJsonBody (body: Uint8Array, kind: 'json' | 'ndjson', sink: 
     while (start <= n) {
       let end = text.indexOf('\n', start)
       if (end < 0) end = n
-      if (!isBlank(text, start, end)) ndjsonLine(run, text.slice(start, end), line)
+      if (!isBlank(text, start, end)) ndjsonLine(run, text.slice(start, end), line, kind === 'import')
       start = end + 1
       line++
     }
@@ -229,14 +284,14 @@ export function parseJsonBody (body: Uint8Array, kind: 'json' | 'ndjson', sink: 
       s = undefined
     }
     if (s === undefined) run.fail(line, 'the line is not valid UTF-8')
-    else if (!isBlank(s, 0, s.length)) ndjsonLine(run, s, line)
+    else if (!isBlank(s, 0, s.length)) ndjsonLine(run, s, line, kind === 'import')
     start = end + 1
     line++
   }
   return run.result()
 }
 
-function ndjsonLine (run: Run, s: string, line: number): void {
+function ndjsonLine (run: Run, s: string, line: number, isImport: boolean): void {
   let v: unknown
   try {
     v = JSON.parse(s)
@@ -244,7 +299,8 @@ function ndjsonLine (run: Run, s: string, line: number): void {
     run.fail(line, `invalid JSON: ${syntaxMessage(e, s)}`)
     return
   }
-  run.entry(v, line)
+  if (isImport) run.importEntry(v, line)
+  else run.entry(v, line)
 }
 
 /** JSON whitespace only (space, tab, CR, LF)? */

@@ -1,0 +1,131 @@
+/**
+ * Query worker (a Piscina task handler): PromQL, series and label lookups,
+ * and export, evaluated off the main thread so a heavy query never stalls
+ * ingestion. It reads LMDB through its own handle on the same environment
+ * (readers never block the flush worker's writes). A query that runs past
+ * its deadline stops inside the engine; one that does not stop is
+ * terminated with its worker by Piscina when the main thread's abort fires.
+ *
+ * Results go back as ready-to-send JSON text, so the main thread only
+ * writes bytes.
+ */
+import { workerData } from 'node:worker_threads'
+import type { QueryLimitsData, QueryOutcome, QueryTask, QueryWorkerData } from './shared.js'
+import { openStore } from './storage.js'
+import { SeriesIndex, type LabelMatcher } from './series-index.js'
+import { SampleLimitError, WalReader, readSamples } from './read.js'
+import { parseSelector, matchesValue, SelectorError } from '../src/selector.js'
+
+// TEMPORARY until src/promql lands: selector.ts matchers, engine loaded by path.
+interface SeriesData { labels: Record<string, string>, timestamps: Float64Array, values: Float64Array }
+interface Querier { select (matchers: LabelMatcher[], minMs: number, maxMs: number): Promise<SeriesData[]> }
+class PromQLError extends Error {
+  constructor (readonly errorType: 'bad_data' | 'execution' | 'timeout', message: string, readonly limit?: string) { super(message) }
+}
+const compileMatcher = (m: LabelMatcher) => {
+  const mm = { name: m.name, op: m.type, value: m.value, re: m.type === '=~' || m.type === '!~' ? new RegExp(`^(?:${m.value})$`, 'u') : undefined }
+  return (v: string) => matchesValue(mm, v)
+}
+const parseMatchers = (s: string): LabelMatcher[] => {
+  try { return parseSelector(s).map((m) => ({ name: m.name, type: m.op, value: m.value })) } catch (err) { if (err instanceof SelectorError) throw new PromQLError('bad_data', err.message); throw err }
+}
+const promqlPath = '../src/promql/index.js'
+
+const { dataDir, mapSizeBytes, sync } = workerData as QueryWorkerData
+const store = openStore(dataDir, { mapSizeBytes, sync })
+const wal = new WalReader(dataDir, { mapSizeBytes, sync })
+const index = new SeriesIndex()
+
+class StoreQuerier implements Querier {
+  series = 0
+  samples = 0
+  constructor (private readonly limits: QueryLimitsData) {}
+
+  ids (matchers: LabelMatcher[]): number[] {
+    const ids = index.select(matchers, compileMatcher)
+    if (this.series + ids.length > this.limits.maxSeries) {
+      throw new PromQLError('execution', `the query selects more than ${this.limits.maxSeries} series (--query-max-series)`, 'maxSeries')
+    }
+    this.series += ids.length
+    return ids
+  }
+
+  async select (matchers: LabelMatcher[], minMs: number, maxMs: number): Promise<SeriesData[]> {
+    return this.load(this.ids(matchers), minMs, maxMs)
+  }
+
+  load (ids: number[], minMs: number, maxMs: number): SeriesData[] {
+    if (Date.now() > this.limits.deadlineMs) throw new PromQLError('timeout', 'query timed out (--query-timeout-ms)')
+    let samples
+    try {
+      samples = readSamples(store, wal, new Set(ids), minMs, maxMs, this.limits.maxSamples - this.samples)
+    } catch (err) {
+      if (err instanceof SampleLimitError) {
+        throw new PromQLError('execution', `the query loads more than ${this.limits.maxSamples} samples (--query-max-samples)`, 'maxSamples')
+      }
+      throw err
+    }
+    const out: SeriesData[] = []
+    for (const id of ids) {
+      const s = samples.get(id)
+      if (s === undefined) continue
+      this.samples += s.ts.length
+      out.push({ labels: index.labels(id), timestamps: s.ts, values: s.values })
+    }
+    return out
+  }
+}
+
+function matchAll (match: string[], q: StoreQuerier): number[] | undefined {
+  if (match.length === 0) return undefined
+  const ids = new Set<number>()
+  for (const m of match) for (const id of q.ids(parseMatchers(m))) ids.add(id)
+  return [...ids].sort((a, b) => a - b)
+}
+
+const ok = (data: unknown, q: StoreQuerier): QueryOutcome =>
+  ({ ok: true, body: JSON.stringify({ status: 'success', data }), series: q.series, samples: q.samples })
+
+export default async function run (task: QueryTask): Promise<QueryOutcome> {
+  index.refresh(store)
+  const q = new StoreQuerier(task.limits)
+  try {
+    switch (task.kind) {
+      case 'range': {
+        const p = await import(promqlPath)
+        return ok(p.toPrometheusData(await p.queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, task.limits)), q)
+      }
+      case 'instant': {
+        const p = await import(promqlPath)
+        return ok(p.toPrometheusData(await p.queryInstant(q, task.expr, task.timeMs, task.limits)), q)
+      }
+      case 'series':
+        return ok(matchAll(task.match, q)!.map((id) => index.labels(id)), q)
+      case 'labels':
+        return ok(index.labelNames(matchAll(task.match, q)), q)
+      case 'labelValues':
+        return ok(index.labelValues(task.name, matchAll(task.match, q)), q)
+      case 'export': {
+        const lines = q.load(matchAll(task.match, q)!, task.startMs, task.endMs).map(exportLine).sort()
+        return { ok: true, body: lines.join(''), series: q.series, samples: q.samples }
+      }
+    }
+  } catch (err) {
+    const e = err as PromQLError
+    if (e.errorType !== undefined) return { ok: false, errorType: e.errorType, error: e.message, ...(e.limit === undefined ? {} : { limit: e.limit }) }
+    throw err
+  }
+}
+
+/** VictoriaMetrics' export line: {"metric":{...},"values":[...],"timestamps":[...]}. */
+export function exportLine (s: SeriesData): string {
+  const values: string[] = []
+  for (const v of s.values) values.push(exportValue(v))
+  return `{"metric":${JSON.stringify(s.labels)},"values":[${values.join(',')}],"timestamps":[${s.timestamps.join(',')}]}\n`
+}
+
+/** Exact float64 in JSON: -0 keeps its sign; JSON has no NaN or Infinity, so they are written as strings, as VictoriaMetrics does. */
+function exportValue (v: number): string {
+  if (Number.isFinite(v)) return Object.is(v, -0) ? '-0' : String(v)
+  return Number.isNaN(v) ? '"NaN"' : v > 0 ? '"Inf"' : '"-Inf"'
+}

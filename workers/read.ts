@@ -1,0 +1,134 @@
+/**
+ * Reading samples back: the one place that knows how samples are laid out
+ * on disk for reads (chunks in the store, then the WAL generations not yet
+ * checkpointed). Export and the query engine call it from any thread.
+ */
+import { decodeChunk, chunkHeader } from './chunk/codec.js'
+import { blockOf, checkpointGen, chunkKey, decodeSegment, listWalGens, openWal, parseChunkKey, segmentRange, type Store, type StoreOptions, type Wal } from './storage.js'
+
+export interface SeriesSamples { ts: Float64Array, values: Float64Array }
+
+export class SampleLimitError extends Error {
+  constructor (readonly limit: number) { super(`more than ${limit} samples`) }
+}
+
+/** A reader's handles on the WAL generations, opened once and closed when checkpointed. */
+export class WalReader {
+  private readonly open = new Map<number, Wal>()
+  constructor (private readonly dataDir: string, private readonly options: StoreOptions) {}
+
+  /** The WAL generations after `after`, ascending, opened. */
+  after (after: number): Wal[] {
+    for (const [gen, w] of this.open) if (gen <= after) { void w.close(); this.open.delete(gen) }
+    const out: Wal[] = []
+    for (const gen of listWalGens(this.dataDir)) {
+      if (gen <= after) continue
+      let w = this.open.get(gen)
+      if (w === undefined) {
+        try {
+          w = openWal(this.dataDir, gen, this.options)
+        } catch {
+          continue // removed meanwhile: a checkpoint covers it, and the chunks read after the meta had it
+        }
+        this.open.set(gen, w)
+      }
+      out.push(w)
+    }
+    return out
+  }
+}
+
+/**
+ * The samples of the wanted series in [minMs, maxMs], sorted by time; for a
+ * duplicate timestamp the value written last wins (as InfluxDB does). Throws
+ * SampleLimitError once more than maxSamples would be gathered, so memory
+ * stays bounded.
+ *
+ * Order matters for consistency with a checkpoint running meanwhile: the
+ * checkpointed generation is read first, then chunks, then the WAL after it.
+ * A checkpoint landing in between makes the same samples appear twice (in
+ * chunks and in a WAL generation kept for a grace period); they merge away.
+ */
+export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<number>, minMs: number, maxMs: number, maxSamples: number): Map<number, SeriesSamples> {
+  const gathered = new Map<number, { ts: number[], values: number[] }>()
+  if (wanted.size === 0) return new Map()
+  let total = 0
+  const add = (id: number, t: number, v: number): void => {
+    let g = gathered.get(id)
+    if (g === undefined) gathered.set(id, g = { ts: [], values: [] })
+    g.ts.push(t)
+    g.values.push(v)
+    if (++total > maxSamples) throw new SampleLimitError(maxSamples)
+  }
+  const gen = checkpointGen(store)
+  const ids = [...wanted].sort((a, b) => a - b)
+  // A selection of many series reads the blocks whole; a few series are looked up one by one.
+  const scanBlocks = ids.length > 64
+  if (!Number.isFinite(minMs) || !Number.isFinite(maxMs)) {
+    readAllChunks(store, wanted, minMs, maxMs, add)
+  } else {
+    const ranges = scanBlocks ? [[ids[0]!, ids[ids.length - 1]! + 1] as const] : ids.map((id) => [id, id + 1] as const)
+    for (let b = blockOf(minMs), last = blockOf(maxMs); b <= last; b++) {
+      for (const [from, to] of ranges) {
+        for (const { key, value } of store.chunks.getRange({ start: chunkKey(b, from, 0), end: chunkKey(b, to, 0), snapshot: false })) {
+          const id = parseChunkKey(key).id
+          if (wanted.has(id)) addChunk(id, value, minMs, maxMs, add)
+        }
+      }
+    }
+  }
+  for (const w of wal.after(gen)) {
+    for (const { value: raw } of w.segments.getRange({ snapshot: false })) {
+      const range = segmentRange(raw)
+      if (range.maxTs < minMs || range.minTs > maxMs) continue
+      const seg = decodeSegment(raw)
+      for (let i = 0; i < seg.count; i++) {
+        const id = seg.ids[i]!
+        if (!wanted.has(id)) continue
+        const t = seg.ts[i]!
+        if (t < minMs || t > maxMs) continue
+        add(id, t, seg.values[i]!)
+      }
+    }
+  }
+  const out = new Map<number, SeriesSamples>()
+  for (const [id, g] of gathered) out.set(id, sortLastWins(g.ts, g.values))
+  return out
+}
+
+function addChunk (id: number, value: Uint8Array, minMs: number, maxMs: number, add: (id: number, t: number, v: number) => void): void {
+  const h = chunkHeader(value)
+  if (h.maxTs < minMs || h.minTs > maxMs) return
+  const c = decodeChunk(value)
+  for (let i = 0; i < c.timestamps.length; i++) {
+    const t = c.timestamps[i]!
+    if (t >= minMs && t <= maxMs) add(id, t, c.values[i]!)
+  }
+}
+
+/** An unbounded time range: every chunk, filtered by series. */
+function readAllChunks (store: Store, wanted: ReadonlySet<number>, minMs: number, maxMs: number, add: (id: number, t: number, v: number) => void): void {
+  for (const { key, value } of store.chunks.getRange({ snapshot: false })) {
+    const id = parseChunkKey(key).id
+    if (wanted.has(id)) addChunk(id, value, minMs, maxMs, add)
+  }
+}
+
+/** Sorts by time, stable (write order among equal timestamps), keeping the last of each run of equal timestamps. */
+export function sortLastWins (ts: number[], values: number[]): SeriesSamples {
+  let sorted = true
+  for (let i = 1; i < ts.length; i++) if (ts[i]! <= ts[i - 1]!) { sorted = false; break }
+  if (sorted) return { ts: Float64Array.from(ts), values: Float64Array.from(values) }
+  const order = ts.map((_, i) => i)
+  order.sort((a, b) => ts[a]! - ts[b]! || a - b)
+  const outTs: number[] = []
+  const outValues: number[] = []
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k]!
+    const next = order[k + 1]
+    if (next !== undefined && ts[next] === ts[i]) continue
+    outTs.push(ts[i]!)
+    outValues.push(values[i]!)
+  }
+  return { ts: Float64Array.from(outTs), values: Float64Array.from(outValues) }
+}
