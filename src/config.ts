@@ -128,9 +128,14 @@ export const OPTIONS = {
     doc: 'How long the flush worker may hold pending samples to gather a bigger commit. 0 = commit as soon as the previous commit is done (group commit still happens: what arrives during a commit goes into the next one); measured best for closed-loop clients.',
   },
   checkpointSamples: {
-    flag: '--checkpoint-samples', env: 'RINGEST_CHECKPOINT_SAMPLES', type: 'integer', min: 1024, max: 256 * 1024 * 1024,
-    default: 2 * 1024 * 1024, // samples (20 bytes each in the flush worker's memory)
-    doc: 'The flush worker moves the WAL into compressed chunks once it holds this many samples (also after 2 s without samples, every 15 min, and at stop). Bigger: longer chunks and fewer rewrites, more memory (20 bytes a sample) and a longer replay after a crash.',
+    flag: '--checkpoint-samples', env: 'RINGEST_CHECKPOINT_SAMPLES', type: 'integer', min: 1024, max: 1024 * 1024 * 1024,
+    default: 32 * 1024 * 1024, // samples: about 640 MiB of WAL on disk
+    doc: 'The flush worker moves the WAL into compressed chunks once it holds this many samples (20 bytes each on disk), also after --checkpoint-idle-ms without samples, every 15 min, and at stop. Bigger: longer chunks (smaller on disk), a bigger WAL and a longer replay after a crash.',
+  },
+  checkpointIdleMs: {
+    flag: '--checkpoint-idle-ms', env: 'RINGEST_CHECKPOINT_IDLE_MS', type: 'duration-ms', min: 1, max: 1 * HOUR,
+    default: 10_000, // 10 s
+    doc: 'A WAL that received no sample for this long is checkpointed into chunks.',
   },
   retention: {
     flag: '--retention', env: 'RINGEST_RETENTION', type: 'duration-ms', min: 0, max: 100 * 365 * DAY,

@@ -26,6 +26,7 @@ export interface EngineConfig {
   flushMaxSamples: number
   flushDelayMs: number
   checkpointSamples: number
+  checkpointIdleMs: number
   retention: number
   oooWindowMs: number
   mapSizeBytes: number
@@ -128,6 +129,7 @@ export class Engine {
       flushMaxSamples: config.flushMaxSamples,
       flushDelayMs: config.flushDelayMs,
       checkpointSamples: config.checkpointSamples,
+      checkpointIdleMs: config.checkpointIdleMs,
       retentionMs: config.retention,
       oooWindowMs: config.oooWindowMs,
     }

@@ -12,7 +12,7 @@ import { BodyFormat, BodyStatus, type BodyJob, type BodyOutcome } from '../worke
 import { Engine } from './engine.js'
 import { Errors, HttpError, type ErrorCode } from './errors.js'
 import { Stats } from './stats.js'
-import { SelectorError, parseTimeParam } from './selector.js'
+import { ParamError, parseTimeParam } from './params.js'
 import { QueryService, parseDurationParam, type QueryRequest } from './query.js'
 import type { QueryOutcome } from '../workers/shared.js'
 import { FastHttp, type Admission, type FastApp, type Reply } from './fast-http.js'
@@ -31,6 +31,7 @@ export interface ServerConfig {
   flushMaxSamples: number
   flushDelayMs: number
   checkpointSamples: number
+  checkpointIdleMs: number
   retention: number
   oooWindowMs: number
   shutdownTimeoutMs: number
@@ -320,7 +321,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
   function promTime (params: URLSearchParams, name: string, fallback?: number): number {
     const v = params.get(name)
     if ((v === null || v === '') && fallback !== undefined) return fallback
-    if (v === null || v === '') throw new SelectorError(`missing parameter ${name}`)
+    if (v === null || v === '') throw new ParamError(`missing parameter ${name}`)
     return parseTimeParam(v, NaN, name)
   }
 
@@ -331,7 +332,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     try {
       request = build(params)
     } catch (err) {
-      if (err instanceof SelectorError) { promError(res, endpoint, 'bad_data', err.message); return }
+      if (err instanceof ParamError) { promError(res, endpoint, 'bad_data', err.message); return }
       throw err
     }
     const out = await queries.run(request)
@@ -348,14 +349,14 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
       const startMs = promTime(p, 'start')
       const endMs = promTime(p, 'end')
       const stepMs = parseDurationParam(p.get('step') ?? '')
-      if (!(stepMs > 0)) throw new SelectorError('invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer')
-      if (endMs < startMs) throw new SelectorError('invalid parameter "end": end timestamp must not be before start time')
+      if (!(stepMs > 0)) throw new ParamError('invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer')
+      if (endMs < startMs) throw new ParamError('invalid parameter "end": end timestamp must not be before start time')
       return { kind: 'range', expr, startMs, endMs, stepMs }
     },
     '/api/v1/query': (p) => ({ kind: 'instant', expr: p.get('query') ?? '', timeMs: promTime(p, 'time', Date.now()) }),
     '/api/v1/series': (p) => {
       const match = matchParams(p)
-      if (match.length === 0) throw new SelectorError('no match[] parameter provided')
+      if (match.length === 0) throw new ParamError('no match[] parameter provided')
       return { kind: 'series', match }
     },
     '/api/v1/labels': (p) => ({ kind: 'labels', match: matchParams(p) }),
@@ -371,7 +372,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
       startMs = parseTimeParam(params.get('start'), -Infinity, 'start')
       endMs = parseTimeParam(params.get('end'), Infinity, 'end')
     } catch (err) {
-      if (err instanceof SelectorError) fail('ERR_BAD_REQUEST', err.message)
+      if (err instanceof ParamError) fail('ERR_BAD_REQUEST', err.message)
       throw err
     }
     const out: QueryOutcome = await queries.run({ kind: 'export', match, startMs, endMs })
@@ -425,7 +426,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     handler: (req, res, url) => promQuery(req, res, url, '/api/v1/label/:name/values', (p) => {
       const name = decodeURIComponent(LABEL_VALUES.exec(url.pathname)![1]!)
       // Prometheus 2.42 takes U__-escaped names too; plain names are the common case.
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new SelectorError(`invalid label name: ${JSON.stringify(name)}`)
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new ParamError(`invalid label name: ${JSON.stringify(name)}`)
       return { kind: 'labelValues', name, match: matchParams(p) }
     }),
   }

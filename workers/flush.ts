@@ -6,10 +6,12 @@
  * fsync (lmdb-js `flushed`), so the watermark means "on disk".
  *
  * Samples go first to the WAL (one segment per commit, in the current WAL
- * generation) and into the head; a checkpoint later merges the head into
- * compressed per-series chunks and drops the checkpointed generations (see
- * workers/storage.ts). Checkpoints run between commits, when the head holds
- * --checkpoint-samples, when ingest pauses, and at stop.
+ * generation). A checkpoint later writes the older generations as
+ * compressed per-series chunks and drops them (workers/storage.ts,
+ * workers/checkpoint.ts). It starts between commits, once the WAL holds
+ * --checkpoint-samples, after --checkpoint-idle-ms without samples, every
+ * 15 minutes and at stop, and runs alongside the commits to the new
+ * generation.
  *
  * It is a plain dedicated Worker (not a Piscina task). Its loop sleeps on the
  * doorbell (Atomics.waitAsync) when every ring is empty, so it costs nothing
@@ -19,8 +21,8 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
 import { ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
-import { STORAGE_FORMAT, checkpointGen, decodeSegment, encodeSegment, listWalGens, openStore, openWal, removeWal, segmentBytes, segmentKey, segmentSeq, type Wal } from './storage.js'
-import { HeadLog, deleteExpiredBlocks, writeCheckpoint } from './head.js'
+import { STORAGE_FORMAT, checkpointGen, encodeSegment, segmentRange, listWalGens, openStore, openWal, removeWal, segmentBytes, segmentKey, segmentSeq, type Wal } from './storage.js'
+import { deleteExpiredBlocks, writeCheckpoint } from './checkpoint.js'
 
 const data = workerData as FlushWorkerData
 const control = new Int32Array(data.control)
@@ -44,23 +46,23 @@ if (format === undefined) store.meta.putSync('format', STORAGE_FORMAT)
 else if (format !== STORAGE_FORMAT) throw new Error(`the store in ${data.dataDir} has format ${String(format)}; this ringest reads format ${STORAGE_FORMAT}`)
 stats[FlushStat.SERIES_TOTAL] = seriesIds.size
 
-// --- the WAL and the head: replay what is not checkpointed ---
+// --- the WAL: count what is not checkpointed (a checkpoint reads it back from disk) ---
 const storeOptions = { mapSizeBytes: data.mapSizeBytes, sync: data.ack === 'durable' }
-const head = new HeadLog(Math.max(1024, data.checkpointSamples + data.flushMaxSamples))
-let checkpointed = checkpointGen(store)
+/** Samples in the WAL generations not yet checkpointed, and since when (Date.now(), 0: none). */
+let headSamples = 0
+let headSince = 0
+const checkpointed = checkpointGen(store)
 const replayStarted = performance.now()
 let wal: Wal | undefined
 for (const gen of listWalGens(data.dataDir)) {
   if (gen <= checkpointed) { removeWal(data.dataDir, gen); continue }
   const w = openWal(data.dataDir, gen, storeOptions)
-  for (const { value } of w.segments.getRange({ snapshot: false })) {
-    const seg = decodeSegment(value)
-    head.append(seg.ids, seg.ts, seg.values, seg.count)
-  }
+  for (const { value } of w.segments.getRange({ snapshot: false })) headSamples += segmentRange(value).count
   if (wal !== undefined) walsToCheckpoint.push(wal)
   wal = w
 }
-const replayed = head.count
+if (headSamples > 0) headSince = Date.now()
+const replayed = headSamples
 const replayMs = performance.now() - replayStarted
 if (wal === undefined) wal = openWal(data.dataDir, checkpointed + 1, storeOptions)
 let nextSeq = 1
@@ -218,7 +220,8 @@ function commit (): void {
   for (const [id, key] of newSeries) seriesWritten = store.series.put(id, key)
   if (segment !== undefined) {
     segmentWritten = wal!.segments.put(segmentKey(nextSeq++), segment)
-    head.append(ids, ts, vals, count)
+    if (headSamples === 0) headSince = Date.now()
+    headSamples += count
   }
   const positions = drainedTo.slice()
   const settled = (w: Written | undefined): Promise<unknown> | undefined => w === undefined ? undefined : durable ? (w.flushed ?? w) : w
@@ -239,7 +242,7 @@ function commit (): void {
     stats[FlushStat.BYTES_WRITTEN] = stats[FlushStat.BYTES_WRITTEN]! + (segment?.length ?? 0)
     stats[FlushStat.CORRUPT_RECORDS] = corrupt
     stats[FlushStat.SAMPLES_TOO_OLD] = tooOld
-    stats[FlushStat.HEAD_SAMPLES] = head.count
+    stats[FlushStat.HEAD_SAMPLES] = headSamples
   })
   lastCommit = done
   if (pooled !== undefined) void done.then(() => { bufferPool.push(pooled) }, () => {})
@@ -262,9 +265,7 @@ const hasWork = (): boolean => {
 
 /** Checkpointed WAL generations are deleted this long after their checkpoint: a query that began before it may still read them. */
 const WAL_GRACE_MS = 60_000
-/** A non-empty head is checkpointed once no sample arrived for this long. */
-const IDLE_CHECKPOINT_MS = 2000
-/** ... and at least this often while samples keep coming. */
+/** A non-empty WAL is checkpointed at least this often while samples keep coming. */
 const MAX_HEAD_AGE_MS = 15 * 60_000
 const walsToDelete: Array<{ gen: number, at: number }> = []
 let lastSampleAt = 0
@@ -276,42 +277,53 @@ function deleteOldWals (all: boolean): void {
 }
 
 function checkpointDue (): boolean {
-  if (head.count === 0) return false
+  if (headSamples === 0) return false
   const now = Date.now()
-  return head.count >= data.checkpointSamples || now - head.since >= MAX_HEAD_AGE_MS || now - lastSampleAt >= IDLE_CHECKPOINT_MS
+  return headSamples >= data.checkpointSamples || now - headSince >= MAX_HEAD_AGE_MS || now - lastSampleAt >= data.checkpointIdleMs
 }
 
+/** The checkpoint running, if any (one at a time). */
+let checkpointing: Promise<void> | undefined
+let checkpointFailed: unknown
+
 /**
- * Moves the head into chunks. Called between commits (the batch is empty):
- * waits for the commits in flight, starts a new WAL generation, writes the
- * checkpoint as one transaction, and once it is durable schedules the old
+ * Starts moving the WAL into chunks. Called between commits (the batch is
+ * empty): new commits go to a new WAL generation from now on, while the
+ * checkpoint waits for the commits in flight on the old ones, writes them
+ * as chunks (the event loop turns between passes, so commits go on), records
+ * the checkpoint once the chunks are durable, and schedules the old
  * generations for deletion.
  */
-async function checkpoint (): Promise<void> {
-  await Promise.all(inFlight)
-  const started = performance.now()
-  const old = wal!
-  wal = openWal(data.dataDir, old.gen + 1, storeOptions)
+function startCheckpoint (): void {
+  const old = [...walsToCheckpoint, wal!]
+  const gen = wal!.gen
+  const pending = inFlight.slice()
+  wal = openWal(data.dataDir, gen + 1, storeOptions)
   nextSeq = 1
-  const samples = head.count
-  const r = writeCheckpoint(store, head, old.gen, nextSeriesId - 1)
-  head.reset()
-  await (durable ? (r.last.flushed ?? r.last) : r.last)
-  checkpointed = old.gen
-  for (const w of [...walsToCheckpoint, old]) {
-    await w.close()
-    walsToDelete.push({ gen: w.gen, at: Date.now() + WAL_GRACE_MS })
-  }
   walsToCheckpoint.length = 0
-  stats[FlushStat.CHECKPOINTS] = stats[FlushStat.CHECKPOINTS]! + 1
-  stats[FlushStat.CHECKPOINT_SAMPLES] = stats[FlushStat.CHECKPOINT_SAMPLES]! + samples
-  stats[FlushStat.LAST_CHECKPOINT_MS] = performance.now() - started
-  stats[FlushStat.LAST_CHECKPOINT_AT_MS] = Date.now()
-  stats[FlushStat.CHUNKS_WRITTEN] = stats[FlushStat.CHUNKS_WRITTEN]! + r.chunksWritten
-  stats[FlushStat.CHUNK_BYTES_WRITTEN] = stats[FlushStat.CHUNK_BYTES_WRITTEN]! + r.bytes
-  stats[FlushStat.HEAD_SAMPLES] = head.count
+  headSamples = 0
+  headSince = 0
   stats[FlushStat.WAL_GENERATION] = wal.gen
-  await applyRetention()
+  stats[FlushStat.HEAD_SAMPLES] = 0
+  checkpointing = (async () => {
+    const started = performance.now()
+    await Promise.all(pending)
+    const r = await writeCheckpoint(store, old, gen, nextSeriesId - 1, turn)
+    if (r.last !== undefined) await (durable ? (r.last.flushed ?? r.last) : r.last)
+    const recorded = store.meta.put('checkpointGen', gen) as Promise<unknown> & { flushed?: Promise<unknown> }
+    await (durable ? (recorded.flushed ?? recorded) : recorded)
+    for (const w of old) {
+      await w.close()
+      walsToDelete.push({ gen: w.gen, at: Date.now() + WAL_GRACE_MS })
+    }
+    stats[FlushStat.CHECKPOINTS] = stats[FlushStat.CHECKPOINTS]! + 1
+    stats[FlushStat.CHECKPOINT_SAMPLES] = stats[FlushStat.CHECKPOINT_SAMPLES]! + r.samples
+    stats[FlushStat.LAST_CHECKPOINT_MS] = performance.now() - started
+    stats[FlushStat.LAST_CHECKPOINT_AT_MS] = Date.now()
+    stats[FlushStat.CHUNKS_WRITTEN] = stats[FlushStat.CHUNKS_WRITTEN]! + r.chunksWritten
+    stats[FlushStat.CHUNK_BYTES_WRITTEN] = stats[FlushStat.CHUNK_BYTES_WRITTEN]! + r.bytes
+    await applyRetention()
+  })().catch((err: unknown) => { checkpointFailed = err }).finally(() => { checkpointing = undefined })
 }
 
 /** Deletes the blocks past --retention (at most once a minute). */
@@ -326,6 +338,7 @@ async function applyRetention (): Promise<void> {
 async function loop (): Promise<void> {
   await applyRetention()
   for (;;) {
+    if (checkpointFailed !== undefined) throw checkpointFailed
     deleteOldWals(false)
     // At the pipeline limit, wait for the oldest commit (this also lets the event loop run lmdb-js).
     if (inFlight.length >= MAX_COMMITS_IN_FLIGHT) { await inFlight[0]; continue }
@@ -340,7 +353,7 @@ async function loop (): Promise<void> {
         commit()
         // Let lmdb-js start the transaction (it begins writing on the next turn).
         await turn()
-        if (checkpointDue()) await checkpoint()
+        if (checkpointing === undefined && checkpointDue()) startCheckpoint()
         continue
       }
       await doorbell.waitAsync(hasWork, Math.max(0, data.flushDelayMs - (performance.now() - firstPendingAt)))
@@ -348,18 +361,20 @@ async function loop (): Promise<void> {
     }
     if (stop) {
       await Promise.all(inFlight)
-      if (head.count > 0) await checkpoint()
+      await checkpointing
+      if (headSamples > 0) { startCheckpoint(); await checkpointing }
+      if (checkpointFailed !== undefined) throw checkpointFailed
       deleteOldWals(true)
       break
     }
-    if (checkpointDue()) { await checkpoint(); continue }
-    await doorbell.waitAsync(hasWork, head.count > 0 ? IDLE_CHECKPOINT_MS : 1000)
+    if (checkpointing === undefined && checkpointDue()) { startCheckpoint(); continue }
+    await doorbell.waitAsync(hasWork, headSamples > 0 ? Math.min(1000, data.checkpointIdleMs) : 1000)
   }
 }
 
 stats[FlushStat.REPLAYED_SAMPLES] = replayed
 stats[FlushStat.REPLAY_MS] = replayMs
-stats[FlushStat.HEAD_SAMPLES] = head.count
+stats[FlushStat.HEAD_SAMPLES] = headSamples
 stats[FlushStat.WAL_GENERATION] = wal.gen
 parentPort!.postMessage({ type: FlushMessage.READY, series: seriesIds.size, replayed, replayMs, walGen: wal.gen })
 try {

@@ -14,22 +14,7 @@ import type { QueryLimitsData, QueryOutcome, QueryTask, QueryWorkerData } from '
 import { openStore } from './storage.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
 import { SampleLimitError, WalReader, readSamples } from './read.js'
-import { parseSelector, matchesValue, SelectorError } from '../src/selector.js'
-
-// TEMPORARY until src/promql lands: selector.ts matchers, engine loaded by path.
-interface SeriesData { labels: Record<string, string>, timestamps: Float64Array, values: Float64Array }
-interface Querier { select (matchers: LabelMatcher[], minMs: number, maxMs: number): Promise<SeriesData[]> }
-class PromQLError extends Error {
-  constructor (readonly errorType: 'bad_data' | 'execution' | 'timeout', message: string, readonly limit?: string) { super(message) }
-}
-const compileMatcher = (m: LabelMatcher) => {
-  const mm = { name: m.name, op: m.type, value: m.value, re: m.type === '=~' || m.type === '!~' ? new RegExp(`^(?:${m.value})$`, 'u') : undefined }
-  return (v: string) => matchesValue(mm, v)
-}
-const parseMatchers = (s: string): LabelMatcher[] => {
-  try { return parseSelector(s).map((m) => ({ name: m.name, type: m.op, value: m.value })) } catch (err) { if (err instanceof SelectorError) throw new PromQLError('bad_data', err.message); throw err }
-}
-const promqlPath = '../src/promql/index.js'
+import { PromQLError, compileMatcher, parseMatchers, queryInstant, queryRange, toPrometheusData, type Querier, type SeriesData } from '../src/promql/index.js'
 
 const { dataDir, mapSizeBytes, sync } = workerData as QueryWorkerData
 const store = openStore(dataDir, { mapSizeBytes, sync })
@@ -91,14 +76,10 @@ export default async function run (task: QueryTask): Promise<QueryOutcome> {
   const q = new StoreQuerier(task.limits)
   try {
     switch (task.kind) {
-      case 'range': {
-        const p = await import(promqlPath)
-        return ok(p.toPrometheusData(await p.queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, task.limits)), q)
-      }
-      case 'instant': {
-        const p = await import(promqlPath)
-        return ok(p.toPrometheusData(await p.queryInstant(q, task.expr, task.timeMs, task.limits)), q)
-      }
+      case 'range':
+        return ok(toPrometheusData(await queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, task.limits)), q)
+      case 'instant':
+        return ok(toPrometheusData(await queryInstant(q, task.expr, task.timeMs, task.limits)), q)
       case 'series':
         return ok(matchAll(task.match, q)!.map((id) => index.labels(id)), q)
       case 'labels':
@@ -111,8 +92,7 @@ export default async function run (task: QueryTask): Promise<QueryOutcome> {
       }
     }
   } catch (err) {
-    const e = err as PromQLError
-    if (e.errorType !== undefined) return { ok: false, errorType: e.errorType, error: e.message, ...(e.limit === undefined ? {} : { limit: e.limit }) }
+    if (err instanceof PromQLError) return { ok: false, errorType: err.errorType, error: err.message, ...(err.limit === undefined ? {} : { limit: err.limit }) }
     throw err
   }
 }

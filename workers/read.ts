@@ -67,13 +67,23 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
   if (!Number.isFinite(minMs) || !Number.isFinite(maxMs)) {
     readAllChunks(store, wanted, minMs, maxMs, add)
   } else {
-    const ranges = scanBlocks ? [[ids[0]!, ids[ids.length - 1]! + 1] as const] : ids.map((id) => [id, id + 1] as const)
     for (let b = blockOf(minMs), last = blockOf(maxMs); b <= last; b++) {
-      for (const [from, to] of ranges) {
-        for (const { key, value } of store.chunks.getRange({ start: chunkKey(b, from, 0), end: chunkKey(b, to, 0), snapshot: false })) {
+      if (scanBlocks) {
+        for (const { key, value } of store.chunks.getRange({ start: chunkKey(b, 0, 0, 0), end: chunkKey(b + 1, 0, 0, 0), snapshot: false })) {
           const id = parseChunkKey(key).id
           if (wanted.has(id)) addChunk(id, value, minMs, maxMs, add)
         }
+        continue
+      }
+      // Skip-scan the block's checkpoints (ascending: a later one wins a duplicate), then look each series up.
+      for (let cp = 0; ;) {
+        let found = -1
+        for (const key of store.chunks.getKeys({ start: chunkKey(b, cp, 0, 0), end: chunkKey(b + 1, 0, 0, 0), limit: 1, snapshot: false })) found = parseChunkKey(key).checkpoint
+        if (found < 0) break
+        for (const id of ids) {
+          for (const { value } of store.chunks.getRange({ start: chunkKey(b, found, id, 0), end: chunkKey(b, found, id + 1, 0), snapshot: false })) addChunk(id, value, minMs, maxMs, add)
+        }
+        cp = found + 1
       }
     }
   }
@@ -115,11 +125,11 @@ function readAllChunks (store: Store, wanted: ReadonlySet<number>, minMs: number
 }
 
 /** Sorts by time, stable (write order among equal timestamps), keeping the last of each run of equal timestamps. */
-export function sortLastWins (ts: number[], values: number[]): SeriesSamples {
+export function sortLastWins (ts: number[] | Float64Array, values: number[] | Float64Array): SeriesSamples {
   let sorted = true
   for (let i = 1; i < ts.length; i++) if (ts[i]! <= ts[i - 1]!) { sorted = false; break }
   if (sorted) return { ts: Float64Array.from(ts), values: Float64Array.from(values) }
-  const order = ts.map((_, i) => i)
+  const order = Array.from({ length: ts.length }, (_, i) => i)
   order.sort((a, b) => ts[a]! - ts[b]! || a - b)
   const outTs: number[] = []
   const outValues: number[] = []

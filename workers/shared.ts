@@ -125,6 +125,7 @@ export interface FlushWorkerData {
   flushMaxSamples: number
   flushDelayMs: number
   checkpointSamples: number
+  checkpointIdleMs: number
   retentionMs: number
   oooWindowMs: number
 }

@@ -6,8 +6,13 @@
  *
  * - `<dataDir>/data.mdb`, the store:
  *   - `series`: uint32 series id -> series key (name, then NUL name NUL value per label)
- *   - `chunks`: [block u32 BE][series id u32 BE][n u16 BE] -> one compressed
- *     chunk (workers/chunk/codec.ts) of that series' samples in that block.
+ *   - `chunks`: [block u32 BE][checkpoint u32 BE][series id u32 BE][part u16 BE]
+ *     -> one compressed chunk (workers/chunk/codec.ts) of that series' samples
+ *     in that block from that checkpoint (workers/checkpoint.ts). Checkpoint
+ *     before series: each checkpoint appends one contiguous run of keys per
+ *     block, so pages fill sequentially and are never split by a later
+ *     insert (series-major keys had later checkpoints insert between full
+ *     pages, halving them: 4.7 instead of 2.0 bytes a sample).
  *     Blocks are BLOCK_MS of time, time-major: a checkpoint writes one block's
  *     keys in series order (sequential pages), and retention deletes whole
  *     blocks as one key range.
@@ -18,11 +23,11 @@
  *   columnar (encodeSegment). A write is acknowledged when its segment's
  *   commit is fsync'd: one put per commit whatever the number of series.
  *
- * A checkpoint moves a generation's samples into chunks: the flush worker
- * starts a new generation, merges the samples it holds for the old ones (its
- * head) into each series' chunks of the blocks they fall in, commits that to
- * the store with the new checkpointGen, and deletes the old generations'
- * directories (after a grace period, for readers still on them). Deleting a
+ * A checkpoint moves generations' samples into chunks: the flush worker
+ * starts a new generation, writes the old ones' samples as new chunks (never
+ * rewriting one), records checkpointGen once they are durable, and deletes
+ * the old generations' directories (after a grace period, for readers still
+ * on them). Deleting a
  * file is how the WAL's space goes back to the file system; pages freed inside
  * one LMDB file are only reused, never returned.
  */
@@ -121,17 +126,18 @@ export function blockOf (ts: number): number {
   return Math.floor(ts / BLOCK_MS)
 }
 
-export function chunkKey (block: number, id: number, n: number): Buffer {
-  const b = Buffer.allocUnsafe(10)
+export function chunkKey (block: number, checkpoint: number, id: number, part: number): Buffer {
+  const b = Buffer.allocUnsafe(14)
   b.writeUInt32BE(block + BLOCK_BIAS, 0)
-  b.writeUInt32BE(id, 4)
-  b.writeUInt16BE(n, 8)
+  b.writeUInt32BE(checkpoint, 4)
+  b.writeUInt32BE(id, 8)
+  b.writeUInt16BE(part, 12)
   return b
 }
 
-export function parseChunkKey (key: Uint8Array): { block: number, id: number, n: number } {
+export function parseChunkKey (key: Uint8Array): { block: number, checkpoint: number, id: number, part: number } {
   const dv = new DataView(key.buffer, key.byteOffset, key.byteLength)
-  return { block: dv.getUint32(0) - BLOCK_BIAS, id: dv.getUint32(4), n: dv.getUint16(8) }
+  return { block: dv.getUint32(0) - BLOCK_BIAS, checkpoint: dv.getUint32(4), id: dv.getUint32(8), part: dv.getUint16(12) }
 }
 
 export function segmentKey (seq: number): Buffer {

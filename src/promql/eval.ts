@@ -1,0 +1,417 @@
+/**
+ * The evaluator. Like Prometheus's, it evaluates every node over all steps of
+ * the query at once (start, start+interval, ... <= end): an instant-vector
+ * node yields one vector per step, a scalar one number per step, a range
+ * vector its raw samples plus the window (range, offset) that functions slide
+ * over the steps. Subqueries evaluate their expression with their own aligned
+ * steps. Each selector calls Querier.select once, for the widest range needed.
+ */
+import {
+  isComparison, type Aggregate, type Binary, type Call, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector,
+} from './ast.js'
+import {
+  arithmetic, avgOverTime, compare, extrapolatedRate, IncrementalMean, instantValue, maxOverTime, minOverTime,
+  quantile, quantileOverTime, round, selectK, sumOverTime, type Window,
+} from './functions.js'
+import { compareStrings, LabelInterner, type LSet } from './labels.js'
+import { PromQLError, type Querier, type QueryLimits } from './types.js'
+
+export const LOOKBACK_DELTA_MS = 5 * 60_000
+/** Prometheus's default evaluation interval, the step of a subquery written without one. */
+export const DEFAULT_SUBQUERY_STEP_MS = 60_000
+const DEADLINE_CHECK_EVERY = 1024 // iterations between Date.now() calls
+
+export interface Sample { m: LSet, v: number }
+export interface RawSeries { m: LSet, ts: ArrayLike<number>, vs: ArrayLike<number> }
+
+export type Value =
+  | { type: 'scalar', v: Float64Array }
+  | { type: 'vector', steps: Sample[][] }
+  | { type: 'matrix', series: RawSeries[], rangeMs: number, offsetMs: number }
+  | { type: 'string', s: string }
+
+/** The steps a node is evaluated at. */
+export interface Steps { start: number, end: number, interval: number, n: number }
+
+export const makeSteps = (start: number, end: number, interval: number): Steps =>
+  ({ start, end, interval, n: end < start ? 0 : Math.floor((end - start) / interval) + 1 })
+
+// Prometheus marks a series' end with this NaN; it is never a value.
+const STALE_NAN_HI = 0x7ff00000
+const STALE_NAN_LO = 0x00000002
+const f64 = new Float64Array(1)
+const u32 = new Uint32Array(f64.buffer)
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+const isStaleNaN = (v: number): boolean => {
+  if (!Number.isNaN(v)) return false
+  f64[0] = v
+  return LITTLE_ENDIAN ? u32[1] === STALE_NAN_HI && u32[0] === STALE_NAN_LO : u32[0] === STALE_NAN_HI && u32[1] === STALE_NAN_LO
+}
+
+const execution = (msg: string, limit?: string): PromQLError => new PromQLError('execution', msg, limit)
+
+export class Evaluator {
+  readonly labels = new LabelInterner()
+  private seriesLoaded = 0
+  private samplesLoaded = 0
+  private ticks = 0
+
+  constructor (private readonly q: Querier, private readonly limits: QueryLimits) {}
+
+  checkDeadline (): void {
+    if (Date.now() > this.limits.deadlineMs) throw new PromQLError('timeout', 'query timed out in expression evaluation')
+  }
+
+  /** Cheap enough for inner loops: looks at the clock every DEADLINE_CHECK_EVERY calls. */
+  private tick (): void {
+    if (++this.ticks % DEADLINE_CHECK_EVERY === 0) this.checkDeadline()
+  }
+
+  addSamples (n: number): void {
+    this.samplesLoaded += n
+    if (this.samplesLoaded > this.limits.maxSamples) {
+      throw execution(`query processing would load too many samples into memory in query execution (limit maxSamples=${this.limits.maxSamples})`, 'maxSamples')
+    }
+  }
+
+  async select (vs: VectorSelector, minT: number, maxT: number): Promise<RawSeries[]> {
+    this.checkDeadline()
+    const data = await this.q.select(vs.matchers, minT, maxT)
+    this.checkDeadline()
+    this.seriesLoaded += data.length
+    if (this.seriesLoaded > this.limits.maxSeries) {
+      throw execution(`query selects too many series (limit maxSeries=${this.limits.maxSeries})`, 'maxSeries')
+    }
+    let samples = 0
+    for (const s of data) samples += s.timestamps.length
+    this.addSamples(samples)
+    // Prometheus's series sets are sorted by labels, and some results (topk ties) depend on that order.
+    return data.map((s) => ({ m: this.labels.intern(s.labels), ts: s.timestamps, vs: s.values }))
+      .sort((a, b) => compareStrings(a.m.key, b.m.key))
+  }
+
+  async eval (e: Expr, st: Steps): Promise<Value> {
+    this.checkDeadline()
+    switch (e.kind) {
+      case 'number': return { type: 'scalar', v: new Float64Array(st.n).fill(e.value) }
+      case 'string': return { type: 'string', s: e.value }
+      case 'paren': return this.eval(e.expr, st)
+      case 'vector': return this.evalVectorSelector(e, st)
+      case 'matrix': return this.evalMatrixSelector(e, st)
+      case 'subquery': return this.evalSubquery(e, st)
+      case 'call': return this.evalCall(e, st)
+      case 'aggregate': return this.evalAggregate(e, st)
+      case 'binary': return this.evalBinary(e, st)
+      case 'unary': {
+        const v = await this.eval(e.expr, st)
+        if (e.op === '+') return v
+        if (v.type === 'scalar') return { type: 'scalar', v: v.v.map((x) => -x) }
+        if (v.type !== 'vector') throw execution('unary minus on a non-numeric value')
+        const steps = v.steps.map((vec) => vec.map((s) => ({ m: this.labels.dropName(s.m), v: -s.v })))
+        this.checkSameLabelsetAcrossSteps(v.steps, steps)
+        return { type: 'vector', steps }
+      }
+    }
+  }
+
+  private async evalVectorSelector (e: VectorSelector, st: Steps): Promise<Value> {
+    const steps: Sample[][] = Array.from({ length: st.n }, () => [])
+    if (st.n === 0) return { type: 'vector', steps }
+    const series = await this.select(e, st.start - e.offsetMs - LOOKBACK_DELTA_MS, st.end - e.offsetMs)
+    for (const s of series) {
+      const { ts, vs } = s
+      let j = 0 // first sample after the reference time
+      for (let k = 0; k < st.n; k++) {
+        this.tick()
+        const ref = st.start + k * st.interval - e.offsetMs
+        while (j < ts.length && ts[j]! <= ref) j++
+        if (j === 0) continue
+        const t = ts[j - 1]!
+        if (t < ref - LOOKBACK_DELTA_MS) continue
+        const v = vs[j - 1]!
+        if (isStaleNaN(v)) continue
+        steps[k]!.push({ m: s.m, v })
+      }
+    }
+    return { type: 'vector', steps }
+  }
+
+  private async evalMatrixSelector (e: MatrixSelector, st: Steps): Promise<Value> {
+    const off = e.vector.offsetMs
+    const series = st.n === 0 ? [] : await this.select(e.vector, st.start - off - e.rangeMs, st.end - off)
+    return { type: 'matrix', series, rangeMs: e.rangeMs, offsetMs: off }
+  }
+
+  private async evalSubquery (e: SubqueryExpr, st: Steps): Promise<Value> {
+    const interval = e.stepMs === 0 ? DEFAULT_SUBQUERY_STEP_MS : e.stepMs
+    const from = st.start - e.offsetMs - e.rangeMs
+    // The first multiple of the step at or after `from` (Go's integer division truncates toward zero).
+    let start = interval * Math.trunc(from / interval)
+    if (start < from) start += interval
+    const inner = makeSteps(start, st.end - e.offsetMs, interval)
+    const v = await this.eval(e.expr, inner)
+    if (v.type !== 'vector') throw execution('subquery is only allowed on instant vector')
+    const byKey = new Map<string, { m: LSet, ts: number[], vs: number[] }>()
+    let points = 0
+    v.steps.forEach((vec, k) => {
+      const t = inner.start + k * inner.interval
+      for (const s of vec) {
+        let out = byKey.get(s.m.key)
+        if (out === undefined) { out = { m: s.m, ts: [], vs: [] }; byKey.set(s.m.key, out) }
+        out.ts.push(t)
+        out.vs.push(s.v)
+        points++
+      }
+    })
+    this.addSamples(points)
+    return { type: 'matrix', series: [...byKey.values()], rangeMs: e.rangeMs, offsetMs: e.offsetMs }
+  }
+
+  private async scalarArg (e: Expr, st: Steps): Promise<Float64Array> {
+    const v = await this.eval(e, st)
+    if (v.type !== 'scalar') throw execution('expected a scalar argument')
+    return v.v
+  }
+
+  private async evalCall (e: Call, st: Steps): Promise<Value> {
+    const f = e.func
+    switch (f) {
+      case 'abs': case 'ceil': case 'floor': case 'round': case 'clamp_min': case 'clamp_max': {
+        const arg = await this.eval(e.args[0]!, st)
+        if (arg.type !== 'vector') throw execution(`${f}: expected an instant vector`)
+        const p = e.args[1] !== undefined ? await this.scalarArg(e.args[1], st) : undefined
+        const fn: (v: number, k: number) => number =
+          f === 'abs' ? Math.abs
+            : f === 'ceil' ? Math.ceil
+              : f === 'floor' ? Math.floor
+                : f === 'round' ? (v, k) => round(v, p === undefined ? 1 : p[k]!)
+                  : f === 'clamp_min' ? (v, k) => Math.max(p![k]!, v)
+                    : (v, k) => Math.min(p![k]!, v)
+        const steps = arg.steps.map((vec, k) => {
+          const out = vec.map((s) => ({ m: this.labels.dropName(s.m), v: fn(s.v, k) }))
+          this.checkSameLabelset(out)
+          return out
+        })
+        return { type: 'vector', steps }
+      }
+    }
+    // Functions over a range vector.
+    const matIdx = f === 'quantile_over_time' ? 1 : 0
+    const q = matIdx === 1 ? await this.scalarArg(e.args[0]!, st) : undefined
+    const mat = await this.eval(e.args[matIdx]!, st)
+    if (mat.type !== 'matrix') throw execution(`${f}: expected a range vector`)
+    const kernel = this.rangeKernel(f, mat.rangeMs, q)
+    const steps: Sample[][] = Array.from({ length: st.n }, () => [])
+    const sources = new Map<string, string>()
+    // Prometheus 2.42 keeps the metric name for last_over_time only.
+    const keepName = f === 'last_over_time'
+    for (const s of mat.series) {
+      const out = keepName ? s.m : this.labels.dropName(s.m)
+      let lo = 0
+      let hi = 0
+      let any = false
+      for (let k = 0; k < st.n; k++) {
+        this.tick()
+        const t = st.start + k * st.interval
+        const maxT = t - mat.offsetMs
+        const minT = maxT - mat.rangeMs
+        while (lo < s.ts.length && s.ts[lo]! < minT) lo++
+        if (hi < lo) hi = lo
+        while (hi < s.ts.length && s.ts[hi]! <= maxT) hi++
+        if (hi === lo) continue
+        const v = kernel({ ts: s.ts, vs: s.vs, lo, hi }, minT, maxT, k)
+        if (v === undefined) continue
+        steps[k]!.push({ m: out, v })
+        any = true
+      }
+      if (any) {
+        const prev = sources.get(out.key)
+        if (prev !== undefined && prev !== s.m.key) throw execution('vector cannot contain metrics with the same labelset')
+        sources.set(out.key, s.m.key)
+      }
+    }
+    return { type: 'vector', steps }
+  }
+
+  private rangeKernel (f: string, rangeMs: number, q: Float64Array | undefined): (w: Window, minT: number, maxT: number, k: number) => number | undefined {
+    switch (f) {
+      case 'rate': return (w, minT, maxT) => extrapolatedRate(w, minT, maxT, rangeMs, true, true)
+      case 'increase': return (w, minT, maxT) => extrapolatedRate(w, minT, maxT, rangeMs, true, false)
+      case 'delta': return (w, minT, maxT) => extrapolatedRate(w, minT, maxT, rangeMs, false, false)
+      case 'irate': return (w) => instantValue(w, true)
+      case 'avg_over_time': return avgOverTime
+      case 'sum_over_time': return sumOverTime
+      case 'min_over_time': return minOverTime
+      case 'max_over_time': return maxOverTime
+      case 'count_over_time': return (w) => w.hi - w.lo
+      case 'last_over_time': return (w) => w.vs[w.hi - 1]!
+      case 'quantile_over_time': return (w, _a, _b, k) => quantileOverTime(q![k]!, w)
+      default: throw new PromQLError('bad_data', `unsupported function "${f}"`)
+    }
+  }
+
+  private async evalAggregate (e: Aggregate, st: Steps): Promise<Value> {
+    const param = e.param !== undefined ? await this.scalarArg(e.param, st) : undefined
+    const arg = await this.eval(e.expr, st)
+    if (arg.type !== 'vector') throw execution('aggregation over a non-vector')
+    const groupOf = new Map<LSet, LSet>()
+    const grouping = e.without ? [...e.grouping, '__name__'] : e.grouping
+    const group = (m: LSet): LSet => {
+      let g = groupOf.get(m)
+      if (g === undefined) {
+        g = e.without ? this.labels.remove(m, grouping) : this.labels.keep(m, grouping)
+        groupOf.set(m, g)
+      }
+      return g
+    }
+    const steps = arg.steps.map((vec, k) => {
+      this.tick()
+      const groups = new Map<string, { m: LSet, samples: Sample[] }>()
+      for (const s of vec) {
+        const g = group(s.m)
+        let entry = groups.get(g.key)
+        if (entry === undefined) { entry = { m: g, samples: [] }; groups.set(g.key, entry) }
+        entry.samples.push(s)
+      }
+      const out: Sample[] = []
+      for (const { m, samples } of groups.values()) {
+        switch (e.op) {
+          case 'sum': { let v = samples[0]!.v; for (let i = 1; i < samples.length; i++) v += samples[i]!.v; out.push({ m, v }); break }
+          case 'avg': { const mean = new IncrementalMean(); for (const s of samples) mean.add(s.v); out.push({ m, v: mean.mean }); break }
+          case 'count': out.push({ m, v: samples.length }); break
+          case 'min': case 'max': {
+            let v = samples[0]!.v
+            for (const s of samples) {
+              if ((e.op === 'min' ? v > s.v : v < s.v) || Number.isNaN(v)) v = s.v
+            }
+            out.push({ m, v })
+            break
+          }
+          case 'quantile': out.push({ m, v: quantile(param![k]!, samples.map((s) => s.v)) }); break
+          case 'topk': case 'bottomk': {
+            const kf = param![k]!
+            if (!(kf >= -9223372036854775808 && kf <= 9223372036854775807)) throw execution(`Scalar value ${kf} overflows int64`)
+            const n = Math.trunc(kf)
+            if (n < 1) return []
+            for (const s of selectK(samples, n, e.op === 'topk')) out.push(s)
+            break
+          }
+        }
+      }
+      return out
+    })
+    return { type: 'vector', steps }
+  }
+
+  private async evalBinary (e: Binary, st: Steps): Promise<Value> {
+    const l = await this.eval(e.lhs, st)
+    const r = await this.eval(e.rhs, st)
+    const op = e.op
+    const cmp = isComparison(op)
+    if (l.type === 'scalar' && r.type === 'scalar') {
+      const v = new Float64Array(st.n)
+      for (let k = 0; k < st.n; k++) {
+        v[k] = isComparison(op) ? (compare(op, l.v[k]!, r.v[k]!) ? 1 : 0) : arithmetic(op, l.v[k]!, r.v[k]!)
+      }
+      return { type: 'scalar', v }
+    }
+    if (l.type === 'vector' && r.type === 'scalar') return this.vectorScalar(e, l.steps, r.v, false)
+    if (l.type === 'scalar' && r.type === 'vector') return this.vectorScalar(e, r.steps, l.v, true)
+    if (l.type !== 'vector' || r.type !== 'vector') throw execution('binary expression must contain only scalar and instant vector types')
+    const matching = e.matching ?? { on: false, labels: [] }
+    const sigNames = matching.on ? matching.labels : [...matching.labels, '__name__']
+    const sigCache = new Map<LSet, string>()
+    const sig = (m: LSet): string => {
+      let s = sigCache.get(m)
+      if (s === undefined) {
+        s = (matching.on ? this.labels.keep(m, sigNames) : this.labels.remove(m, sigNames)).key
+        sigCache.set(m, s)
+      }
+      return s
+    }
+    const dropName = !cmp || e.returnBool
+    const steps = l.steps.map((lvec, k) => {
+      this.tick()
+      if (lvec.length === 0 || r.steps[k]!.length === 0) return [] // nothing can match
+      const right = new Map<string, Sample>()
+      for (const rs of r.steps[k]!) {
+        const s = sig(rs.m)
+        const dup = right.get(s)
+        if (dup !== undefined) {
+          throw execution(`found duplicate series for the match group ${fmtLabels(this.labels.keep(rs.m, matching.on ? matching.labels : []).labels)} on the right hand-side of the operation: [${fmtLabels(rs.m.labels)}, ${fmtLabels(dup.m.labels)}];many-to-many matching not allowed: matching labels must be unique on one side`)
+        }
+        right.set(s, rs)
+      }
+      const matched = new Set<string>()
+      const out: Sample[] = []
+      for (const ls of lvec) {
+        const s = sig(ls.m)
+        const rs = right.get(s)
+        if (rs === undefined) continue
+        let v: number
+        let keep = true
+        if (isComparison(op)) {
+          keep = compare(op, ls.v, rs.v)
+          v = e.returnBool ? (keep ? 1 : 0) : ls.v
+          if (e.returnBool) keep = true
+        } else {
+          v = arithmetic(op, ls.v, rs.v)
+        }
+        if (!keep) continue
+        let m = dropName ? this.labels.dropName(ls.m) : ls.m
+        m = matching.on ? this.labels.keep(m, matching.labels) : matching.labels.length > 0 ? this.labels.remove(m, matching.labels) : m
+        if (matched.has(s)) throw execution('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)')
+        matched.add(s)
+        out.push({ m, v })
+      }
+      this.checkSameLabelset(out)
+      return out
+    })
+    return { type: 'vector', steps }
+  }
+
+  private vectorScalar (e: Binary, vecs: Sample[][], scalar: Float64Array, scalarOnLeft: boolean): Value {
+    const op = e.op
+    const steps = vecs.map((vec, k) => {
+      this.tick()
+      const sv = scalar[k]!
+      const out: Sample[] = []
+      for (const s of vec) {
+        const [lv, rv] = scalarOnLeft ? [sv, s.v] : [s.v, sv]
+        if (isComparison(op)) {
+          const keep = compare(op, lv, rv)
+          if (e.returnBool) out.push({ m: this.labels.dropName(s.m), v: keep ? 1 : 0 })
+          else if (keep) out.push(s)
+        } else {
+          out.push({ m: this.labels.dropName(s.m), v: arithmetic(op, lv, rv) })
+        }
+      }
+      this.checkSameLabelset(out)
+      return out
+    })
+    return { type: 'vector', steps }
+  }
+
+  private checkSameLabelset (vec: Sample[]): void {
+    if (vec.length < 2) return
+    const seen = new Set<string>()
+    for (const s of vec) {
+      if (seen.has(s.m.key)) throw execution('vector cannot contain metrics with the same labelset')
+      seen.add(s.m.key)
+    }
+  }
+
+  /** After a name-dropping map over a whole range: two inputs must not become one series. */
+  private checkSameLabelsetAcrossSteps (inputs: Sample[][], outputs: Sample[][]): void {
+    const sources = new Map<string, string>()
+    inputs.forEach((vec, k) => vec.forEach((s, i) => {
+      const out = outputs[k]![i]!.m.key
+      const prev = sources.get(out)
+      if (prev !== undefined && prev !== s.m.key) throw execution('vector cannot contain metrics with the same labelset')
+      sources.set(out, s.m.key)
+    }))
+  }
+}
+
+export const fmtLabels = (l: Record<string, string>): string =>
+  `{${Object.entries(l).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`

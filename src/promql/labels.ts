@@ -1,0 +1,83 @@
+/**
+ * Interned label sets. Every sample carries an LSet; `key` is a canonical
+ * string (labels sorted by name) used for grouping, matching and dedup.
+ */
+import type { Labels } from './types.js'
+
+export interface LSet {
+  readonly labels: Labels
+  readonly key: string
+  /** Cached: this set without __name__. */
+  noName?: LSet
+}
+
+const SEP_NAME = '\u0000'
+const SEP_LABEL = '\u0001'
+
+export class LabelInterner {
+  private readonly sets = new Map<string, LSet>()
+
+  /** `labels` need not be sorted; the LSet's labels are, and empty values are dropped as Prometheus drops them. */
+  intern (labels: Labels): LSet {
+    const names = Object.keys(labels).filter((n) => labels[n] !== '').sort(compareStrings)
+    let key = ''
+    for (const n of names) key += n + SEP_NAME + labels[n]! + SEP_LABEL
+    let ls = this.sets.get(key)
+    if (ls === undefined) {
+      const sorted: Labels = {}
+      for (const n of names) sorted[n] = labels[n]!
+      ls = { labels: sorted, key }
+      this.sets.set(key, ls)
+    }
+    return ls
+  }
+
+  dropName (ls: LSet): LSet {
+    if (ls.noName !== undefined) return ls.noName
+    if (ls.labels.__name__ === undefined) { ls.noName = ls; return ls }
+    const { __name__: _, ...rest } = ls.labels
+    ls.noName = this.intern(rest)
+    return ls.noName
+  }
+
+  /** Only the listed labels (`on`, `by`). */
+  keep (ls: LSet, names: readonly string[]): LSet {
+    const out: Labels = {}
+    for (const n of names) { const v = ls.labels[n]; if (v !== undefined) out[n] = v }
+    return this.intern(out)
+  }
+
+  /** Without the listed labels (`ignoring`, `without`). */
+  remove (ls: LSet, names: readonly string[]): LSet {
+    const out: Labels = { ...ls.labels }
+    for (const n of names) delete out[n]
+    return this.intern(out)
+  }
+}
+
+/** Byte order on UTF-16 code units is not Go's byte order for all strings; code point order is. */
+export function compareStrings (a: string, b: string): number {
+  if (a === b) return 0
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const ca = a.codePointAt(i)!
+    const cb = b.codePointAt(i)!
+    if (ca !== cb) return ca - cb
+    if (ca > 0xffff) i++
+  }
+  return a.length - b.length
+}
+
+/** Prometheus's order of label sets: label by label, name then value. */
+export function compareLabels (a: Labels, b: Labels): number {
+  const an = Object.keys(a).sort(compareStrings)
+  const bn = Object.keys(b).sort(compareStrings)
+  const n = Math.min(an.length, bn.length)
+  for (let i = 0; i < n; i++) {
+    const c = compareStrings(an[i]!, bn[i]!)
+    if (c !== 0) return c
+    const d = compareStrings(a[an[i]!]!, b[bn[i]!]!)
+    if (d !== 0) return d
+  }
+  return an.length - bn.length
+}

@@ -1,0 +1,57 @@
+/**
+ * The engine's public types: what a storage backend implements (Querier),
+ * what a caller passes (QueryLimits) and the one error class it throws.
+ */
+
+/** A series' labels, `__name__` included. */
+export type Labels = Record<string, string>
+
+export interface Matcher { name: string, type: '=' | '!=' | '=~' | '!~', value: string }
+
+export interface SeriesData {
+  labels: Labels
+  /** Milliseconds, ascending, unique. */
+  timestamps: Float64Array
+  values: Float64Array
+}
+
+export interface Querier {
+  /** Every series matching all matchers (at least one matcher), with its samples in [minMs, maxMs] inclusive. */
+  select (matchers: Matcher[], minMs: number, maxMs: number): Promise<SeriesData[]>
+}
+
+export interface QueryLimits {
+  /** Series returned by all the selects of one query, counted together. */
+  maxSeries: number
+  /** Samples loaded from storage plus points materialised by subqueries, counted together. */
+  maxSamples: number
+  /** Absolute Date.now() deadline. */
+  deadlineMs: number
+}
+
+/** Prometheus's errorType values the engine can produce. HTTP: bad_data 400, execution 422, timeout 503. */
+export type PromQLErrorType = 'bad_data' | 'execution' | 'timeout'
+
+export class PromQLError extends Error {
+  readonly errorType: PromQLErrorType
+  /** Set on execution errors caused by a limit: 'maxSeries' or 'maxSamples'. */
+  readonly limit?: string
+  constructor (errorType: PromQLErrorType, message: string, limit?: string) {
+    super(message)
+    this.name = 'PromQLError'
+    this.errorType = errorType
+    if (limit !== undefined) this.limit = limit
+  }
+}
+
+export const badData = (message: string): PromQLError => new PromQLError('bad_data', message)
+
+export interface MatrixSeriesResult { metric: Labels, timestamps: number[], values: number[] }
+export interface VectorSampleResult { metric: Labels, timestamp: number, value: number }
+
+/** An evaluation result; times in ms. toPrometheusData turns it into the API's JSON. */
+export type PromResult =
+  | { resultType: 'matrix', result: MatrixSeriesResult[] }
+  | { resultType: 'vector', result: VectorSampleResult[] }
+  | { resultType: 'scalar', result: { timestamp: number, value: number } }
+  | { resultType: 'string', result: { timestamp: number, value: string } }

@@ -1,0 +1,125 @@
+/**
+ * Checkpoints: WAL generations into compressed chunks, each chunk written
+ * exactly once.
+ *
+ * A checkpoint numbered G takes every sample of the WAL generations up to G
+ * and writes, per series and per block, the chunks keyed [block][G][series]
+ * [part]. Nothing already in `chunks` is read or rewritten: a series that
+ * gets samples in several checkpoints has one chunk per checkpoint in a block,
+ * and reads merge them (a later checkpoint's sample wins a duplicate
+ * timestamp, as a later write does). Writing each chunk once is what keeps
+ * the LMDB file at the size of its data: LMDB reuses freed pages but never
+ * gives them back, so rewriting chunks would leave the file as large as the
+ * churn.
+ *
+ * Because the key holds G and the WAL generations are immutable once
+ * rotated, a checkpoint interrupted by a crash is simply done again after the
+ * restart and overwrites the same keys with the same bytes.
+ *
+ * Memory stays bounded: the samples are read from the WAL (memory-mapped) in
+ * passes over ranges of series ids of at most PASS_SAMPLES samples each, and
+ * the flush worker's event loop turns between passes so commits continue.
+ */
+import { encodeChunk } from './chunk/codec.js'
+import { MAX_CHUNK_SAMPLES, blockOf, chunkKey, decodeSegment, type Store, type Wal } from './storage.js'
+import { sortLastWins } from './read.js'
+
+/** Samples gathered per pass at most (20 bytes each). */
+const PASS_SAMPLES = 2 * 1024 * 1024
+
+export interface CheckpointResult {
+  samples: number
+  series: number
+  chunksWritten: number
+  bytes: number
+  /** The last write (its `.flushed` is when it is durable); undefined if nothing was written. */
+  last: (Promise<unknown> & { flushed?: Promise<unknown> }) | undefined
+}
+
+/** Samples per series id in the given WAL generations. */
+function countSamples (wals: Wal[], maxSeriesId: number): { counts: Uint32Array, total: number } {
+  const counts = new Uint32Array(maxSeriesId + 1)
+  let total = 0
+  for (const w of wals) {
+    for (const { value } of w.segments.getRange({ snapshot: false })) {
+      const seg = decodeSegment(value)
+      for (let i = 0; i < seg.count; i++) counts[seg.ids[i]!]!++
+      total += seg.count
+    }
+  }
+  return { counts, total }
+}
+
+/**
+ * Writes checkpoint `gen` from `wals` (ascending generations). `yieldTurn`
+ * runs between passes. Returns once every put is issued; the caller waits
+ * for `last` before recording the checkpoint.
+ */
+export async function writeCheckpoint (store: Store, wals: Wal[], gen: number, maxSeriesId: number, yieldTurn: () => Promise<void>): Promise<CheckpointResult> {
+  const { counts, total } = countSamples(wals, maxSeriesId)
+  const result: CheckpointResult = { samples: total, series: 0, chunksWritten: 0, bytes: 0, last: undefined }
+  if (total === 0) return result
+  let ids = new Uint32Array(0)
+  let ts = new Float64Array(0)
+  let values = new Float64Array(0)
+  for (let from = 1; from <= maxSeriesId;) {
+    // The pass: ids [from, to) holding at most PASS_SAMPLES samples (or one series, whatever its size).
+    let to = from
+    let n = 0
+    while (to <= maxSeriesId && (n === 0 || n + counts[to]! <= PASS_SAMPLES)) n += counts[to++]!
+    if (n > 0) {
+      if (ts.length < n) { ids = new Uint32Array(n); ts = new Float64Array(n); values = new Float64Array(n) }
+      // Offsets per series (counting sort), filled in WAL order: commit order within each series.
+      const at = new Uint32Array(to - from + 1)
+      for (let id = from; id < to; id++) at[id - from + 1] = at[id - from]! + counts[id]!
+      const fill = at.slice(0, to - from)
+      for (const w of wals) {
+        for (const { value } of w.segments.getRange({ snapshot: false })) {
+          const seg = decodeSegment(value)
+          for (let i = 0; i < seg.count; i++) {
+            const id = seg.ids[i]!
+            if (id < from || id >= to) continue
+            const k = fill[id - from]!++
+            ts[k] = seg.ts[i]!
+            values[k] = seg.values[i]!
+          }
+        }
+      }
+      for (let id = from; id < to; id++) {
+        const a = at[id - from]!
+        const b = at[id - from + 1]!
+        if (a === b) continue
+        result.series++
+        const s = sortLastWins(ts.subarray(a, b), values.subarray(a, b))
+        // Split by block, then into parts of at most MAX_CHUNK_SAMPLES.
+        for (let i = 0; i < s.ts.length;) {
+          const block = blockOf(s.ts[i]!)
+          let j = i
+          while (j < s.ts.length && blockOf(s.ts[j]!) === block) j++
+          for (let part = 0, p = i; p < j; p += MAX_CHUNK_SAMPLES, part++) {
+            const chunk = encodeChunk(s.ts, s.values, p, Math.min(j, p + MAX_CHUNK_SAMPLES))
+            result.last = store.chunks.put(chunkKey(block, gen, id, part), Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+            result.chunksWritten++
+            result.bytes += chunk.length
+          }
+          i = j
+        }
+      }
+      await yieldTurn()
+    }
+    from = to
+  }
+  return result
+}
+
+/** Deletes every chunk of the blocks that end before `cutoffMs`; returns how many (one transaction). */
+export function deleteExpiredBlocks (store: Store, cutoffMs: number): { removed: number, last: Promise<unknown> | undefined } {
+  const end = chunkKey(blockOf(cutoffMs), 0, 0, 0)
+  let removed = 0
+  let last: Promise<unknown> | undefined
+  for (const key of store.chunks.getKeys({ end, snapshot: false })) {
+    last = store.chunks.remove(Buffer.from(key))
+    removed++
+  }
+  return { removed, last }
+}
