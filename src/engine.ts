@@ -133,7 +133,7 @@ export class Engine {
       retentionMs: config.retention,
       oooWindowMs: config.oooWindowMs,
     }
-    const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } })
+    const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: 96 } })
     const ready = await new Promise<{ series: number, replayed: number, replayMs: number, walGen: number }>((resolve, reject) => {
       const onExit = (code: number): void => reject(new Error(`flush worker exited with code ${code} during start`))
       flush.once('exit', onExit)

@@ -33,8 +33,10 @@ export class QueryService {
     const workerData: QueryWorkerData = { dataDir: config.dataDir, mapSizeBytes: config.mapSizeBytes, sync: config.ack === 'durable' }
     this.pool = new Piscina({
       filename: new URL('../workers/query.js', import.meta.url).href,
-      minThreads: config.queryWorkers,
+      // Started on the first query and ended after a minute idle: an ingest-only server keeps no query thread.
+      minThreads: 0,
       maxThreads: config.queryWorkers,
+      idleTimeout: 60_000,
       maxQueue: config.queryMaxQueue,
       // A query worker waits on its event loop (lmdb-js reads are synchronous anyway).
       atomics: 'disabled',
@@ -75,22 +77,4 @@ export class QueryService {
   }
 
   async close (): Promise<void> { await this.pool.destroy() }
-}
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 }
-
-/** Prometheus's `step`/`timeout` parameter: float seconds, or a duration such as 15s, 1m30s. Returns ms. */
-export function parseDurationParam (v: string): number {
-  if (/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(v)) return Math.round(Number(v) * 1000)
-  const re = /(\d+)(ms|s|m|h|d|w|y)/y
-  let ms = 0
-  let at = 0
-  while (at < v.length) {
-    re.lastIndex = at
-    const m = re.exec(v)
-    if (m === null) return NaN
-    ms += Number(m[1]) * DURATION_UNITS[m[2]!]!
-    at = re.lastIndex
-  }
-  return at === 0 ? NaN : ms
 }

@@ -12,8 +12,8 @@ import { BodyFormat, BodyStatus, type BodyJob, type BodyOutcome } from '../worke
 import { Engine } from './engine.js'
 import { Errors, HttpError, type ErrorCode } from './errors.js'
 import { Stats } from './stats.js'
-import { ParamError, parseTimeParam } from './params.js'
-import { QueryService, parseDurationParam, type QueryRequest } from './query.js'
+import { ParamError, parseDurationParam, parseTimeParam } from './params.js'
+import { QueryService, type QueryRequest } from './query.js'
 import type { QueryOutcome } from '../workers/shared.js'
 import { FastHttp, type Admission, type FastApp, type Reply } from './fast-http.js'
 

@@ -3,7 +3,8 @@
  * compressed chunks, out-of-order and duplicate samples on both sides of a
  * checkpoint, the out-of-order window, retention, and restarts.
  */
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { exportSeries, get, post, startTestServer, type TestServer } from './helpers/server.js'
@@ -108,6 +109,22 @@ describe('checkpoints', () => {
     server = await startTestServer({}, dir)
     expect(await series(server, 'walgc_v')).toEqual([[T, 1]])
     expect(existsSync(join(dir, 'data.mdb'))).toBe(true)
+  })
+})
+
+describe('data directory', () => {
+  it('takes a directory whose name has a dot (mktemp -d makes such names)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringest.dotted-'))
+    try {
+      server = await startTestServer({}, dir)
+      await write(server, [`dot v=1 ${T}`])
+      expect(await series(server, 'dot_v')).toEqual([[T, 1]])
+      expect(existsSync(join(dir, 'data.mdb'))).toBe(true)
+      await server.close('test')
+      server = undefined
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -21,11 +21,13 @@
  * the flush worker's event loop turns between passes so commits continue.
  */
 import { encodeChunk } from './chunk/codec.js'
-import { MAX_CHUNK_SAMPLES, blockOf, chunkKey, decodeSegment, type Store, type Wal } from './storage.js'
+import { MAX_CHUNK_SAMPLES, blockOf, chunkKey, decodeSegment, openWal, segmentRange, type Segment, type Store, type StoreOptions } from './storage.js'
 import { sortLastWins } from './read.js'
 
 /** Samples gathered per pass at most (20 bytes each). */
-const PASS_SAMPLES = 2 * 1024 * 1024
+const PASS_SAMPLES = 1024 * 1024
+/** Samples encoded between two turns of the flush worker's event loop (about 10 ms of work). */
+const YIELD_SAMPLES = 32 * 1024
 
 export interface CheckpointResult {
   samples: number
@@ -36,27 +38,37 @@ export interface CheckpointResult {
   last: (Promise<unknown> & { flushed?: Promise<unknown> }) | undefined
 }
 
-/** Samples per series id in the given WAL generations. */
-function countSamples (wals: Wal[], maxSeriesId: number): { counts: Uint32Array, total: number } {
-  const counts = new Uint32Array(maxSeriesId + 1)
-  let total = 0
-  for (const w of wals) {
-    for (const { value } of w.segments.getRange({ snapshot: false })) {
-      const seg = decodeSegment(value)
-      for (let i = 0; i < seg.count; i++) counts[seg.ids[i]!]!++
-      total += seg.count
+/**
+ * Every segment of the WAL generations holding series in [fromId, toId), in
+ * order; each generation is opened for the scan and closed after, so its
+ * pages are unmapped (they count in RSS while mapped).
+ */
+async function forEachSegment (dataDir: string, gens: number[], options: StoreOptions, fromId: number, toId: number, fn: (seg: Segment) => void): Promise<void> {
+  for (const g of gens) {
+    const w = openWal(dataDir, g, options)
+    try {
+      for (const { value } of w.segments.getRange({ snapshot: false })) {
+        const h = segmentRange(value)
+        if (h.maxId >= fromId && h.minId < toId) fn(decodeSegment(value))
+      }
+    } finally {
+      await w.close()
     }
   }
-  return { counts, total }
 }
 
 /**
- * Writes checkpoint `gen` from `wals` (ascending generations). `yieldTurn`
+ * Writes checkpoint `gen` from the WAL generations `gens` (ascending). `yieldTurn`
  * runs between passes. Returns once every put is issued; the caller waits
  * for `last` before recording the checkpoint.
  */
-export async function writeCheckpoint (store: Store, wals: Wal[], gen: number, maxSeriesId: number, yieldTurn: () => Promise<void>): Promise<CheckpointResult> {
-  const { counts, total } = countSamples(wals, maxSeriesId)
+export async function writeCheckpoint (store: Store, dataDir: string, gens: number[], options: StoreOptions, gen: number, maxSeriesId: number, yieldTurn: () => Promise<void>): Promise<CheckpointResult> {
+  const counts = new Uint32Array(maxSeriesId + 1)
+  let total = 0
+  await forEachSegment(dataDir, gens, options, 0, 0xffffffff, (seg) => {
+    for (let i = 0; i < seg.count; i++) counts[seg.ids[i]!]!++
+    total += seg.count
+  })
   const result: CheckpointResult = { samples: total, series: 0, chunksWritten: 0, bytes: 0, last: undefined }
   if (total === 0) return result
   let ids = new Uint32Array(0)
@@ -73,22 +85,22 @@ export async function writeCheckpoint (store: Store, wals: Wal[], gen: number, m
       const at = new Uint32Array(to - from + 1)
       for (let id = from; id < to; id++) at[id - from + 1] = at[id - from]! + counts[id]!
       const fill = at.slice(0, to - from)
-      for (const w of wals) {
-        for (const { value } of w.segments.getRange({ snapshot: false })) {
-          const seg = decodeSegment(value)
-          for (let i = 0; i < seg.count; i++) {
-            const id = seg.ids[i]!
-            if (id < from || id >= to) continue
-            const k = fill[id - from]!++
-            ts[k] = seg.ts[i]!
-            values[k] = seg.values[i]!
-          }
+      await forEachSegment(dataDir, gens, options, from, to, (seg) => {
+        for (let i = 0; i < seg.count; i++) {
+          const id = seg.ids[i]!
+          if (id < from || id >= to) continue
+          const k = fill[id - from]!++
+          ts[k] = seg.ts[i]!
+          values[k] = seg.values[i]!
         }
-      }
+      })
+      let sinceTurn = 0
       for (let id = from; id < to; id++) {
         const a = at[id - from]!
         const b = at[id - from + 1]!
         if (a === b) continue
+        // Let commits run between slices of about YIELD_SAMPLES encoded samples, so acknowledgements do not wait for a pass.
+        if ((sinceTurn += b - a) >= YIELD_SAMPLES) { sinceTurn = 0; await yieldTurn() }
         result.series++
         const s = sortLastWins(ts.subarray(a, b), values.subarray(a, b))
         // Split by block, then into parts of at most MAX_CHUNK_SAMPLES.

@@ -31,8 +31,16 @@ const doorbell = new Doorbell(data.doorbell)
 const consumers = data.rings.map((r) => new RingConsumer(r))
 const store = openStore(data.dataDir, { mapSizeBytes: data.mapSizeBytes, sync: data.ack === 'durable' })
 
-/** Older WAL generations still open, waiting for the next checkpoint. */
-const walsToCheckpoint: Wal[] = []
+/** Rotated WAL generations waiting for the next checkpoint, and the closes of their write handles. */
+const walsToCheckpoint: number[] = []
+const walsClosing: Array<Promise<unknown>> = []
+/**
+ * A WAL generation holds this many samples at most (40 MiB): a checkpoint
+ * reads the generations back one at a time and closes each, so the pages it
+ * maps stay bounded by one generation (they count in RSS while mapped).
+ */
+const WAL_GENERATION_SAMPLES = 2 * 1024 * 1024
+let walSamples = 0
 
 // --- the series index (key -> global id), loaded whole at start ---
 const seriesIds = new Map<string, number>()
@@ -53,20 +61,33 @@ let headSamples = 0
 let headSince = 0
 const checkpointed = checkpointGen(store)
 const replayStarted = performance.now()
-let wal: Wal | undefined
+let lastGen = checkpointed
 for (const gen of listWalGens(data.dataDir)) {
   if (gen <= checkpointed) { removeWal(data.dataDir, gen); continue }
   const w = openWal(data.dataDir, gen, storeOptions)
   for (const { value } of w.segments.getRange({ snapshot: false })) headSamples += segmentRange(value).count
-  if (wal !== undefined) walsToCheckpoint.push(wal)
-  wal = w
+  await w.close()
+  walsToCheckpoint.push(gen)
+  lastGen = gen
 }
 if (headSamples > 0) headSince = Date.now()
 const replayed = headSamples
 const replayMs = performance.now() - replayStarted
-if (wal === undefined) wal = openWal(data.dataDir, checkpointed + 1, storeOptions)
+// Writes always go to a fresh generation: the ones found are only read back by the next checkpoint.
+let wal: Wal = openWal(data.dataDir, lastGen + 1, storeOptions)
 let nextSeq = 1
-for (const key of wal.segments.getKeys({ reverse: true, limit: 1 })) nextSeq = segmentSeq(key) + 1
+
+/** Starts a new WAL generation between commits; the old one is closed once its commits are done. */
+function rotateWal (): void {
+  const old = wal
+  const pending = inFlight.slice()
+  wal = openWal(data.dataDir, old.gen + 1, storeOptions)
+  nextSeq = 1
+  walSamples = 0
+  walsToCheckpoint.push(old.gen)
+  walsClosing.push(Promise.all(pending).then(() => old.close()))
+  stats[FlushStat.WAL_GENERATION] = wal.gen
+}
 
 /** Per ring: local series id -> global id (0 = unknown). */
 const localToGlobal: Array<Uint32Array> = consumers.map(() => new Uint32Array(1024))
@@ -219,7 +240,8 @@ function commit (): void {
   // new series go to the store, the segment to the WAL; the watermark waits for both.
   for (const [id, key] of newSeries) seriesWritten = store.series.put(id, key)
   if (segment !== undefined) {
-    segmentWritten = wal!.segments.put(segmentKey(nextSeq++), segment)
+    segmentWritten = wal.segments.put(segmentKey(nextSeq++), segment)
+    walSamples += count
     if (headSamples === 0) headSince = Date.now()
     headSamples += count
   }
@@ -295,27 +317,21 @@ let checkpointFailed: unknown
  * generations for deletion.
  */
 function startCheckpoint (): void {
-  const old = [...walsToCheckpoint, wal!]
-  const gen = wal!.gen
-  const pending = inFlight.slice()
-  wal = openWal(data.dataDir, gen + 1, storeOptions)
-  nextSeq = 1
-  walsToCheckpoint.length = 0
+  if (walSamples > 0) rotateWal()
+  const gens = walsToCheckpoint.splice(0)
+  const closing = walsClosing.splice(0)
+  const gen = gens[gens.length - 1]!
   headSamples = 0
   headSince = 0
-  stats[FlushStat.WAL_GENERATION] = wal.gen
   stats[FlushStat.HEAD_SAMPLES] = 0
   checkpointing = (async () => {
     const started = performance.now()
-    await Promise.all(pending)
-    const r = await writeCheckpoint(store, old, gen, nextSeriesId - 1, turn)
+    await Promise.all(closing)
+    const r = await writeCheckpoint(store, data.dataDir, gens, storeOptions, gen, nextSeriesId - 1, turn)
     if (r.last !== undefined) await (durable ? (r.last.flushed ?? r.last) : r.last)
     const recorded = store.meta.put('checkpointGen', gen) as Promise<unknown> & { flushed?: Promise<unknown> }
     await (durable ? (recorded.flushed ?? recorded) : recorded)
-    for (const w of old) {
-      await w.close()
-      walsToDelete.push({ gen: w.gen, at: Date.now() + WAL_GRACE_MS })
-    }
+    for (const g of gens) walsToDelete.push({ gen: g, at: Date.now() + WAL_GRACE_MS })
     stats[FlushStat.CHECKPOINTS] = stats[FlushStat.CHECKPOINTS]! + 1
     stats[FlushStat.CHECKPOINT_SAMPLES] = stats[FlushStat.CHECKPOINT_SAMPLES]! + r.samples
     stats[FlushStat.LAST_CHECKPOINT_MS] = performance.now() - started
@@ -354,6 +370,7 @@ async function loop (): Promise<void> {
         // Let lmdb-js start the transaction (it begins writing on the next turn).
         await turn()
         if (checkpointing === undefined && checkpointDue()) startCheckpoint()
+        else if (walSamples >= WAL_GENERATION_SAMPLES) rotateWal()
         continue
       }
       await doorbell.waitAsync(hasWork, Math.max(0, data.flushDelayMs - (performance.now() - firstPendingAt)))

@@ -37,10 +37,10 @@ import { open, type Database, type RootDatabase } from 'lmdb'
 import { SERIES_KEY_SEPARATOR } from './shared.js'
 
 export const STORAGE_FORMAT = 2
-/** 'SEG1' */
-export const SEGMENT_MAGIC = 0x31474553
-/** Segment header: magic u32, count u32, minTs f64, maxTs f64. */
-export const SEGMENT_HEADER_BYTES = 24
+/** 'SEG2' */
+export const SEGMENT_MAGIC = 0x32474553
+/** Segment header: magic u32, count u32, minTs f64, maxTs f64, minId u32, maxId u32. */
+export const SEGMENT_HEADER_BYTES = 32
 /** Length of a block: 2 h, as Prometheus's head block. */
 export const BLOCK_MS = 2 * 3600 * 1000
 /** Samples per chunk at most (a longer run of one series in one block is split). */
@@ -70,6 +70,8 @@ export interface StoreOptions {
 function openEnv (path: string, options: StoreOptions, mapSizeBytes: number): RootDatabase {
   return open({
     path,
+    // A directory always (lmdb-js would take a name with a dot, such as mktemp's, for a file).
+    noSubdir: false,
     mapSize: mapSizeBytes,
     maxDbs: 8,
     // overlappingSync: the fsync of commit N runs after its write lock is
@@ -156,11 +158,14 @@ export function segmentSeq (key: Uint8Array): number {
  * Layout of a segment (little-endian):
  *
  * ```
- *  +-------+-------+--------+--------+---------------------+-----+--------------+------------------+
- *  | magic | count | min ts | max ts | series ids u32*count| pad | ts f64*count | values f64*count |
- *  +-------+-------+--------+--------+---------------------+-----+--------------+------------------+
- *    u32     u32     f64      f64                     (to 8)
+ *  +-------+-------+--------+--------+--------+--------+---------------------+-----+--------------+------------------+
+ *  | magic | count | min ts | max ts | min id | max id | series ids u32*count| pad | ts f64*count | values f64*count |
+ *  +-------+-------+--------+--------+--------+--------+---------------------+-----+--------------+------------------+
+ *    u32     u32     f64      f64      u32      u32                       (to 8)
  * ```
+ *
+ * The id range lets a checkpoint pass over a range of series skip the
+ * segments (and the pages) that hold none of them.
  */
 export function segmentBytes (count: number): number {
   return SEGMENT_HEADER_BYTES + ((count * 4 + 7) & ~7) + count * 16
@@ -175,6 +180,15 @@ export function encodeSegment (ids: Uint32Array, ts: Float64Array, values: Float
   dv.setUint32(4, count, true)
   dv.setFloat64(8, minTs, true)
   dv.setFloat64(16, maxTs, true)
+  let minId = 0xffffffff
+  let maxId = 0
+  for (let i = 0; i < count; i++) {
+    const id = ids[i]!
+    if (id < minId) minId = id
+    if (id > maxId) maxId = id
+  }
+  dv.setUint32(24, count === 0 ? 0 : minId, true)
+  dv.setUint32(28, maxId, true)
   const idsAt = SEGMENT_HEADER_BYTES
   const tsAt = idsAt + ((count * 4 + 7) & ~7)
   const valAt = tsAt + count * 8
@@ -194,10 +208,10 @@ export interface Segment {
 }
 
 /** Reads a segment's header only (cheap range filter). */
-export function segmentRange (buf: Uint8Array): { count: number, minTs: number, maxTs: number } {
+export function segmentRange (buf: Uint8Array): { count: number, minTs: number, maxTs: number, minId: number, maxId: number } {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   if (buf.byteLength < SEGMENT_HEADER_BYTES || dv.getUint32(0, true) !== SEGMENT_MAGIC) throw new Error('corrupt segment: bad magic')
-  return { count: dv.getUint32(4, true), minTs: dv.getFloat64(8, true), maxTs: dv.getFloat64(16, true) }
+  return { count: dv.getUint32(4, true), minTs: dv.getFloat64(8, true), maxTs: dv.getFloat64(16, true), minId: dv.getUint32(24, true), maxId: dv.getUint32(28, true) }
 }
 
 export function decodeSegment (raw: Uint8Array): Segment {
