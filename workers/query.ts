@@ -9,12 +9,22 @@
  * Results go back as ready-to-send JSON text, so the main thread only
  * writes bytes.
  */
+import { readlinkSync } from 'node:fs'
+import { setPriority } from 'node:os'
 import { workerData } from 'node:worker_threads'
 import type { QueryLimitsData, QueryOutcome, QueryTask, QueryWorkerData } from './shared.js'
 import { openStore } from './storage.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
 import { SampleLimitError, WalReader, readSamples } from './read.js'
 import { PromQLError, compileMatcher, parseMatchers, queryInstant, queryRange, toPrometheusData, type Querier, type SeriesData } from '../src/promql/index.js'
+
+// Queries yield the CPU to ingestion: this thread runs at the lowest scheduling priority
+// (nice 19; on Linux a thread's own priority, set through its thread id). Ingest threads
+// then get the cores first and a heavy query only uses what they leave.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19)
+} catch { /* not Linux, or not permitted: queries run at normal priority */ }
 
 const { dataDir, mapSizeBytes, sync } = workerData as QueryWorkerData
 const store = openStore(dataDir, { mapSizeBytes, sync })
