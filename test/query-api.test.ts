@@ -84,6 +84,14 @@ describe('query API', () => {
     expect((await get(`${server.url}/api/v1/label/host/values`)).json().data).toEqual(['a', 'b', 'c'])
   })
 
+  it('reads what was acknowledged just before, however fast the next read comes (no stale snapshot)', async () => {
+    for (let i = 0; i < 100; i++) {
+      expect((await post(`${server.url}/write?precision=ms`, `fresh,k=k${i} v=${i} ${now + i}`)).status).toBe(204)
+      const r = await get(`${server.url}/api/v1/export?match[]=${encodeURIComponent(`fresh_v{k="k${i}"}`)}`)
+      expect(r.text, `write ${i}`).toContain(`"values":[${i}]`)
+    }
+  })
+
   it('evaluates in a query worker thread running at the lowest priority (nice 19)', async () => {
     await q(server, '/api/v1/query', { query: 'qa_v' })
     const nice = readdirSync(`/proc/${process.pid}/task`).map((tid) => {

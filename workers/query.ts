@@ -82,6 +82,9 @@ const ok = (data: unknown, q: StoreQuerier): QueryOutcome =>
   ({ ok: true, body: JSON.stringify({ status: 'success', data }), series: q.series, samples: q.samples })
 
 export default async function run (task: QueryTask): Promise<QueryOutcome> {
+  // lmdb-js keeps a read transaction until a setTimeout(0) resets it; a task arriving within that
+  // millisecond would read the previous task's snapshot and miss what was acknowledged since.
+  store.env.resetReadTxn()
   index.refresh(store)
   const q = new StoreQuerier(task.limits)
   try {

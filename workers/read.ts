@@ -24,6 +24,8 @@ export class WalReader {
     for (const gen of listWalGens(this.dataDir)) {
       if (gen <= after) continue
       let w = this.open.get(gen)
+      // A fresh snapshot for each read (see workers/query.ts): the generation being written changes.
+      if (w !== undefined) w.env.resetReadTxn()
       if (w === undefined) {
         try {
           w = openWal(this.dataDir, gen, this.options)
