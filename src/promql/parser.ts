@@ -206,15 +206,7 @@ class Parser {
       this.fail(`unknown function with name "${name}"`, t)
     }
     this.expect('(', '"("')
-    const args: Expr[] = []
-    if (this.kind() !== ')') {
-      for (;;) {
-        args.push(this.parseExpr(0))
-        if (this.kind() !== ',') break
-        this.next()
-        if (this.kind() === ')') this.fail('trailing commas not allowed in function call args')
-      }
-    }
+    const args = this.parseArgs(true)
     this.expect(')', '")" or ","')
     const min = spec!.args.length - spec!.optional
     if (args.length < min || args.length > spec!.args.length) {
@@ -228,6 +220,18 @@ class Parser {
     return { kind: 'call', func: name, args }
   }
 
+  /** Comma-separated expressions up to (not including) ')'; a function call refuses a trailing comma, as Prometheus does. */
+  private parseArgs (rejectTrailingComma: boolean): Expr[] {
+    const args: Expr[] = []
+    if (this.kind() === ')') return args
+    for (;;) {
+      args.push(this.parseExpr(0))
+      if (this.kind() !== ',') return args
+      this.next()
+      if (rejectTrailingComma && this.kind() === ')') this.fail('trailing commas not allowed in function call args')
+    }
+  }
+
   private parseAggregate (op: AggregationOp): Expr {
     const t = this.next()
     let grouping: string[] | undefined
@@ -238,14 +242,7 @@ class Parser {
     }
     if (isKeyword(this.cur, 'by') || isKeyword(this.cur, 'without')) grouping1()
     this.expect('(', '"("')
-    const args: Expr[] = []
-    if (this.kind() !== ')') {
-      for (;;) {
-        args.push(this.parseExpr(0))
-        if (this.kind() !== ',') break
-        this.next()
-      }
-    }
+    const args = this.parseArgs(false)
     this.expect(')', '")"')
     if (grouping === undefined && (isKeyword(this.cur, 'by') || isKeyword(this.cur, 'without'))) grouping1()
     const hasParam = op === 'topk' || op === 'bottomk' || op === 'quantile'
