@@ -28,7 +28,7 @@ for _ in $(seq 300); do [ "$(stat_of checkpoints)" != 0 ] && break; sleep 1; don
 checkpoint_ms=$(stat_of lastCheckpointMs)
 peak_rss=$(awk '/^VmHWM/{print int($2/1024)}' "/proc/$R/status")
 kill -TERM "$R"; wait "$R" || true
-rb=$(bytes "$WORK/ringest")
+rb=$(bytes "$WORK/ringest"); du -s --block-size=1 "$WORK"/ringest/* "$WORK"/ringest/wal/* >&2 || true
 echo "{\"server\":\"ringest\",\"load\":$load,\"bytes\":$rb,\"bytes_per_sample\":$(node -e "console.log(($rb/$N).toFixed(3))"),\"rss_peak_mb_ingest\":$ingest_rss,\"rss_peak_mb\":$peak_rss,\"checkpoint_ms\":$checkpoint_ms}"
 
 if [ -z "${SKIP_VM:-}" ]; then

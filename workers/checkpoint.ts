@@ -21,7 +21,7 @@
  * the flush worker's event loop turns between passes so commits continue.
  */
 import { encodeChunk } from './chunk/codec.js'
-import { MAX_CHUNK_SAMPLES, blockOf, chunkKey, decodeSegment, openWal, segmentRange, type Segment, type Store, type StoreOptions } from './storage.js'
+import { BLOCK_MS, MAX_CHUNK_SAMPLES, blockOf, chunkKey, decodeSegment, openWal, segmentRange, type Segment, type Store, type StoreOptions } from './storage.js'
 import { sortLastWins } from './read.js'
 
 /** Samples gathered per pass at most (20 bytes each). */
@@ -39,17 +39,17 @@ export interface CheckpointResult {
 }
 
 /**
- * Every segment of the WAL generations holding series in [fromId, toId), in
- * order; each generation is opened for the scan and closed after, so its
+ * Every segment of the WAL generations that may hold series in [fromId, toId)
+ * and times in [minTs, endTs), in order; each generation is opened for the scan and closed after, so its
  * pages are unmapped (they count in RSS while mapped).
  */
-async function forEachSegment (dataDir: string, gens: number[], options: StoreOptions, fromId: number, toId: number, fn: (seg: Segment) => void): Promise<void> {
+async function forEachSegment (dataDir: string, gens: number[], options: StoreOptions, fromId: number, toId: number, minTs: number, endTs: number, fn: (seg: Segment) => void): Promise<void> {
   for (const g of gens) {
     const w = openWal(dataDir, g, options)
     try {
       for (const { value } of w.segments.getRange({ snapshot: false })) {
         const h = segmentRange(value)
-        if (h.maxId >= fromId && h.minId < toId) fn(decodeSegment(value))
+        if (h.maxId >= fromId && h.minId < toId && h.maxTs >= minTs && h.minTs < endTs) fn(decodeSegment(value))
       }
     } finally {
       await w.close()
@@ -63,63 +63,74 @@ async function forEachSegment (dataDir: string, gens: number[], options: StoreOp
  * for `last` before recording the checkpoint.
  */
 export async function writeCheckpoint (store: Store, dataDir: string, gens: number[], options: StoreOptions, gen: number, maxSeriesId: number, yieldTurn: () => Promise<void>): Promise<CheckpointResult> {
-  const counts = new Uint32Array(maxSeriesId + 1)
-  let total = 0
-  await forEachSegment(dataDir, gens, options, 0, 0xffffffff, (seg) => {
-    for (let i = 0; i < seg.count; i++) counts[seg.ids[i]!]!++
-    total += seg.count
+  const result: CheckpointResult = { samples: 0, series: 0, chunksWritten: 0, bytes: 0, last: undefined }
+  // Block by block, so that the keys ([block][checkpoint][series][part]) go in ascending order and
+  // pages fill one after the other: writing a series' blocks one after the other splits pages in
+  // the middle of the tree and leaves them a third empty (measured 1.93 instead of 1.45 bytes a
+  // sample on data spanning 4 blocks).
+  const blocks = new Set<number>()
+  await forEachSegment(dataDir, gens, options, 0, 0xffffffff, -Infinity, Infinity, (seg) => {
+    for (let i = 0; i < seg.count; i++) blocks.add(blockOf(seg.ts[i]!))
+    result.samples += seg.count
   })
-  const result: CheckpointResult = { samples: total, series: 0, chunksWritten: 0, bytes: 0, last: undefined }
-  if (total === 0) return result
-  let ids = new Uint32Array(0)
+  if (result.samples === 0) return result
+  const counts = new Uint32Array(maxSeriesId + 1)
   let ts = new Float64Array(0)
   let values = new Float64Array(0)
-  for (let from = 1; from <= maxSeriesId;) {
-    // The pass: ids [from, to) holding at most PASS_SAMPLES samples (or one series, whatever its size).
-    let to = from
-    let n = 0
-    while (to <= maxSeriesId && (n === 0 || n + counts[to]! <= PASS_SAMPLES)) n += counts[to++]!
-    if (n > 0) {
-      if (ts.length < n) { ids = new Uint32Array(n); ts = new Float64Array(n); values = new Float64Array(n) }
-      // Offsets per series (counting sort), filled in WAL order: commit order within each series.
-      const at = new Uint32Array(to - from + 1)
-      for (let id = from; id < to; id++) at[id - from + 1] = at[id - from]! + counts[id]!
-      const fill = at.slice(0, to - from)
-      await forEachSegment(dataDir, gens, options, from, to, (seg) => {
-        for (let i = 0; i < seg.count; i++) {
-          const id = seg.ids[i]!
-          if (id < from || id >= to) continue
-          const k = fill[id - from]!++
-          ts[k] = seg.ts[i]!
-          values[k] = seg.values[i]!
-        }
-      })
-      let sinceTurn = 0
-      for (let id = from; id < to; id++) {
-        const a = at[id - from]!
-        const b = at[id - from + 1]!
-        if (a === b) continue
-        // Let commits run between slices of about YIELD_SAMPLES encoded samples, so acknowledgements do not wait for a pass.
-        if ((sinceTurn += b - a) >= YIELD_SAMPLES) { sinceTurn = 0; await yieldTurn() }
-        result.series++
-        const s = sortLastWins(ts.subarray(a, b), values.subarray(a, b))
-        // Split by block, then into parts of at most MAX_CHUNK_SAMPLES.
-        for (let i = 0; i < s.ts.length;) {
-          const block = blockOf(s.ts[i]!)
-          let j = i
-          while (j < s.ts.length && blockOf(s.ts[j]!) === block) j++
-          for (let part = 0, p = i; p < j; p += MAX_CHUNK_SAMPLES, part++) {
-            const chunk = encodeChunk(s.ts, s.values, p, Math.min(j, p + MAX_CHUNK_SAMPLES))
-            result.last = store.chunks.put(chunkKey(block, gen, id, part), Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+  for (const block of [...blocks].sort((a, b) => a - b)) {
+    const lo = block * BLOCK_MS
+    const hi = lo + BLOCK_MS
+    counts.fill(0)
+    await forEachSegment(dataDir, gens, options, 0, 0xffffffff, lo, hi, (seg) => {
+      for (let i = 0; i < seg.count; i++) {
+        const t = seg.ts[i]!
+        if (t >= lo && t < hi) counts[seg.ids[i]!]!++
+      }
+    })
+    for (let from = 1; from <= maxSeriesId;) {
+      // The pass: ids [from, to) holding at most PASS_SAMPLES samples of this block (or one series, whatever its size).
+      let to = from
+      let n = 0
+      while (to <= maxSeriesId && (n === 0 || n + counts[to]! <= PASS_SAMPLES)) n += counts[to++]!
+      if (n > 0) {
+        if (ts.length < n) { ts = new Float64Array(n); values = new Float64Array(n) }
+        // Offsets per series (counting sort), filled in WAL order: commit order within each series.
+        const at = new Uint32Array(to - from + 1)
+        for (let id = from; id < to; id++) at[id - from + 1] = at[id - from]! + counts[id]!
+        const fill = at.slice(0, to - from)
+        await forEachSegment(dataDir, gens, options, from, to, lo, hi, (seg) => {
+          for (let i = 0; i < seg.count; i++) {
+            const id = seg.ids[i]!
+            const t = seg.ts[i]!
+            if (id < from || id >= to || t < lo || t >= hi) continue
+            const k = fill[id - from]!++
+            ts[k] = t
+            values[k] = seg.values[i]!
+          }
+        })
+        let sinceTurn = 0
+        // A pass's chunks are put in one turn, so they form one LMDB transaction.
+        const puts: Array<[Buffer, Buffer]> = []
+        for (let id = from; id < to; id++) {
+          const a = at[id - from]!
+          const b = at[id - from + 1]!
+          if (a === b) continue
+          // Let commits run between slices of about YIELD_SAMPLES encoded samples, so acknowledgements do not wait for a pass.
+          if ((sinceTurn += b - a) >= YIELD_SAMPLES) { sinceTurn = 0; await yieldTurn() }
+          result.series++
+          const s = sortLastWins(ts.subarray(a, b), values.subarray(a, b))
+          for (let part = 0, p = 0; p < s.ts.length; p += MAX_CHUNK_SAMPLES, part++) {
+            const chunk = encodeChunk(s.ts, s.values, p, Math.min(s.ts.length, p + MAX_CHUNK_SAMPLES))
+            puts.push([chunkKey(block, gen, id, part), Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)])
             result.chunksWritten++
             result.bytes += chunk.length
           }
-          i = j
         }
+        for (const [key, value] of puts) result.last = store.chunks.put(key, value)
+        await yieldTurn()
       }
-      await yieldTurn()
+      from = to
     }
-    from = to
   }
   return result
 }
