@@ -46,11 +46,9 @@ export class Engine {
   readonly flushStats: Float64Array
   readonly watcher: WatermarkWatcher
   private readonly pool: Piscina
-  private readonly flush: Worker
   private readonly control: Int32Array
   private readonly doorbell: Doorbell
   private readonly maxQueue: number
-  private readonly log: Logger
   private batch: BodyJob[] = []
   private batchWaiters: Pending[] = []
   private batchBytes = 0
@@ -61,8 +59,6 @@ export class Engine {
   private readonly workers: number
 
   private constructor (config: EngineConfig, log: Logger, flush: Worker, buffers: { rings: SharedArrayBuffer[], claims: SharedArrayBuffer, doorbell: SharedArrayBuffer, control: SharedArrayBuffer, stats: SharedArrayBuffer }) {
-    this.log = log
-    this.flush = flush
     this.maxQueue = config.maxQueue
     this.workers = config.parseWorkers
     this.rings = buffers.rings.map((r) => new RingObserver(r))

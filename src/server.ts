@@ -8,42 +8,20 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
-import { BodyFormat, BodyStatus, type BodyJob, type BodyOutcome } from '../workers/shared.js'
-import { Engine } from './engine.js'
+import { BodyFormat, BodyStatus, type BodyJob, type BodyOutcome, type QueryOutcome } from '../workers/shared.js'
+import { Engine, type EngineConfig } from './engine.js'
 import { Errors, HttpError, type ErrorCode } from './errors.js'
 import { Stats } from './stats.js'
 import { ParamError, parseDurationParam, parseTimeParam } from './params.js'
-import { QueryService, type QueryRequest } from './query.js'
-import type { QueryOutcome } from '../workers/shared.js'
-import { FastHttp, type Admission, type FastApp, type Reply } from './fast-http.js'
+import { QueryService, type QueryConfig, type QueryRequest } from './query.js'
+import { FastHttp, type Admission, type FastApp, type FastOptions, type Reply } from './fast-http.js'
 
-export interface ServerConfig {
+/** Everything the server uses: each part's own options plus the HTTP layer's. */
+export interface ServerConfig extends EngineConfig, QueryConfig, FastOptions {
   listen: string
-  dataDir: string
-  ack: 'durable' | 'committed' | 'received'
-  parseWorkers: number
-  ringBytes: number
-  maxBodyBytes: number
   maxInflightBytes: number
-  maxQueue: number
-  admissionWaitMs: number
   retryAfterSeconds: number
-  flushMaxSamples: number
-  flushDelayMs: number
-  checkpointSamples: number
-  checkpointIdleMs: number
-  retention: number
-  oooWindowMs: number
   shutdownTimeoutMs: number
-  mapSizeBytes: number
-  requestTimeoutMs: number
-  headersTimeoutMs: number
-  keepAliveTimeoutMs: number
-  queryWorkers: number
-  queryTimeoutMs: number
-  queryMaxSeries: number
-  queryMaxSamples: number
-  queryMaxQueue: number
 }
 
 export interface RunningServer {

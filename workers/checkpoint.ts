@@ -21,7 +21,7 @@
  * the flush worker's event loop turns between passes so commits continue.
  */
 import { encodeChunk } from './chunk/codec.js'
-import { BLOCK_MS, MAX_CHUNK_SAMPLES, blockOf, chunkKey, decodeSegment, openWal, segmentRange, type Segment, type Store, type StoreOptions } from './storage.js'
+import { BLOCK_MS, SAMPLES_PER_CHUNK, blockOf, chunkKey, decodeSegment, openWal, segmentRange, type Segment, type Store, type StoreOptions } from './storage.js'
 import { sortLastWins } from './read.js'
 
 /** Samples gathered per pass at most (20 bytes each). */
@@ -119,8 +119,8 @@ export async function writeCheckpoint (store: Store, dataDir: string, gens: numb
           if ((sinceTurn += b - a) >= YIELD_SAMPLES) { sinceTurn = 0; await yieldTurn() }
           result.series++
           const s = sortLastWins(ts.subarray(a, b), values.subarray(a, b))
-          for (let part = 0, p = 0; p < s.ts.length; p += MAX_CHUNK_SAMPLES, part++) {
-            const chunk = encodeChunk(s.ts, s.values, p, Math.min(s.ts.length, p + MAX_CHUNK_SAMPLES))
+          for (let part = 0, p = 0; p < s.ts.length; p += SAMPLES_PER_CHUNK, part++) {
+            const chunk = encodeChunk(s.ts, s.values, p, Math.min(s.ts.length, p + SAMPLES_PER_CHUNK))
             puts.push([chunkKey(block, gen, id, part), Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)])
             result.chunksWritten++
             result.bytes += chunk.length

@@ -21,7 +21,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
 import { ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
-import { STORAGE_FORMAT, checkpointGen, encodeSegment, segmentRange, listWalGens, openStore, openWal, removeWal, segmentBytes, segmentKey, segmentSeq, type Wal } from './storage.js'
+import { STORAGE_FORMAT, checkpointGen, encodeSegment, segmentRange, listWalGens, openStore, openWal, removeWal, segmentBytes, segmentKey, type Wal } from './storage.js'
 import { deleteExpiredBlocks, writeCheckpoint } from './checkpoint.js'
 
 const data = workerData as FlushWorkerData

@@ -34,7 +34,6 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
-import { SERIES_KEY_SEPARATOR } from './shared.js'
 
 export const STORAGE_FORMAT = 2
 /** 'SEG2' */
@@ -43,8 +42,8 @@ export const SEGMENT_MAGIC = 0x32474553
 export const SEGMENT_HEADER_BYTES = 32
 /** Length of a block: 2 h, as Prometheus's head block. */
 export const BLOCK_MS = 2 * 3600 * 1000
-/** Samples per chunk at most (a longer run of one series in one block is split). */
-export const MAX_CHUNK_SAMPLES = 512
+/** Samples per chunk written at most (a longer run of one series in one block is split; the format allows more). */
+export const SAMPLES_PER_CHUNK = 512
 
 export interface Store {
   env: RootDatabase
@@ -149,11 +148,6 @@ export function segmentKey (seq: number): Buffer {
   return b
 }
 
-export function segmentSeq (key: Uint8Array): number {
-  const dv = new DataView(key.buffer, key.byteOffset, key.byteLength)
-  return dv.getUint32(0) * 2 ** 32 + dv.getUint32(4)
-}
-
 /**
  * Layout of a segment (little-endian):
  *
@@ -230,16 +224,4 @@ export function decodeSegment (raw: Uint8Array): Segment {
     ts: new Float64Array(buf.buffer, tsAt, count),
     values: new Float64Array(buf.buffer, valAt, count),
   }
-}
-
-export interface SeriesLabels {
-  name: string
-  labels: Array<[string, string]>
-}
-
-export function parseSeriesKey (key: string): SeriesLabels {
-  const parts = key.split(SERIES_KEY_SEPARATOR)
-  const labels: Array<[string, string]> = []
-  for (let i = 1; i + 1 < parts.length; i += 2) labels.push([parts[i]!, parts[i + 1]!])
-  return { name: parts[0]!, labels }
 }
