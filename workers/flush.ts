@@ -21,7 +21,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
 import { ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
-import { STORAGE_FORMAT, checkpointGen, encodeSegment, segmentRange, listWalGens, openStore, openWal, removeWal, segmentBytes, segmentKey, type Wal } from './storage.js'
+import { STORAGE_FORMAT, checkpointGen, bandOf, encodeSegment, segmentRange, listWalGens, openStore, openWal, removeWal, scanWal, segmentBytes, segmentKey, type Wal } from './storage.js'
 import { deleteExpiredBlocks, writeCheckpoint } from './checkpoint.js'
 
 const data = workerData as FlushWorkerData
@@ -64,9 +64,7 @@ const replayStarted = performance.now()
 let lastGen = checkpointed
 for (const gen of listWalGens(data.dataDir)) {
   if (gen <= checkpointed) { removeWal(data.dataDir, gen); continue }
-  const w = openWal(data.dataDir, gen, storeOptions)
-  for (const { value } of w.segments.getRange({ snapshot: false })) headSamples += segmentRange(value).count
-  await w.close()
+  await scanWal(data.dataDir, gen, storeOptions, (segment) => { headSamples += segmentRange(segment).count })
   walsToCheckpoint.push(gen)
   lastGen = gen
 }
@@ -219,7 +217,7 @@ function takeBuffer (size: number): Buffer {
     if (bufferPool[i]!.length >= size) return bufferPool.splice(i, 1)[0]!
   }
   if (bufferPool.length > MAX_COMMITS_IN_FLIGHT) bufferPool.shift()
-  return Buffer.allocUnsafeSlow(Math.max(size, segmentBytes(data.flushMaxSamples)))
+  return Buffer.allocUnsafeSlow(Math.max(size, segmentsBytes(data.flushMaxSamples, bandOf(nextSeriesId) + 1)))
 }
 const inFlight: Array<Promise<unknown>> = []
 let lastCommit: Promise<unknown> = Promise.resolve()
@@ -227,20 +225,78 @@ const durable = data.ack === 'durable'
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
+/** The batch regrouped by band (stable), when it spans several. */
+let byBand = { ids: new Uint32Array(0), ts: new Float64Array(0), vals: new Float64Array(0) }
+
+/**
+ * Encodes the batch as one segment per WAL band it touches (see
+ * workers/storage.ts), laid out one after the other in `into`, and puts
+ * them; returns the last put (all are in one transaction) and the bytes.
+ */
+function putSegments (into: Buffer, seq: number): { written: Promise<unknown> & { flushed?: Promise<unknown> }, bytes: number } {
+  let minId = 0xffffffff
+  let maxId = 0
+  for (let i = 0; i < count; i++) {
+    const id = ids[i]!
+    if (id < minId) minId = id
+    if (id > maxId) maxId = id
+  }
+  const first = bandOf(minId)
+  const bands = bandOf(maxId) - first + 1
+  if (bands === 1) {
+    const segment = encodeSegment(ids, ts, vals, count, minTs, maxTs, into)
+    return { written: wal.segments.put(segmentKey(first, seq), segment), bytes: segment.length }
+  }
+  // A counting sort by band keeps each band's samples in write order.
+  if (byBand.ids.length < count) byBand = { ids: new Uint32Array(cap), ts: new Float64Array(cap), vals: new Float64Array(cap) }
+  const at = new Uint32Array(bands + 1)
+  const lo = new Float64Array(bands).fill(Infinity)
+  const hi = new Float64Array(bands).fill(-Infinity)
+  for (let i = 0; i < count; i++) { const b = bandOf(ids[i]!) - first + 1; at[b] = at[b]! + 1 }
+  for (let b = 0; b < bands; b++) at[b + 1] = at[b + 1]! + at[b]!
+  const fill = at.slice(0, bands)
+  for (let i = 0; i < count; i++) {
+    const b = bandOf(ids[i]!) - first
+    const k = fill[b]!++
+    const t = ts[i]!
+    byBand.ids[k] = ids[i]!
+    byBand.ts[k] = t
+    byBand.vals[k] = vals[i]!
+    if (t < lo[b]!) lo[b] = t
+    if (t > hi[b]!) hi[b] = t
+  }
+  let written: (Promise<unknown> & { flushed?: Promise<unknown> }) | undefined
+  let bytes = 0
+  for (let b = 0; b < bands; b++) {
+    const a = at[b]!
+    const n = at[b + 1]! - a
+    if (n === 0) continue
+    const segment = encodeSegment(byBand.ids.subarray(a), byBand.ts.subarray(a), byBand.vals.subarray(a), n, lo[b]!, hi[b]!, into.subarray(bytes))
+    written = wal.segments.put(segmentKey(first + b, seq), segment)
+    bytes += segment.length
+  }
+  return { written: written!, bytes }
+}
+
+/** Bytes of the segments of a batch of `samples` samples over `bands` bands at most. */
+const segmentsBytes = (samples: number, bands: number): number => segmentBytes(samples) + (bands - 1) * segmentBytes(1)
+
 function commit (): void {
   const started = performance.now()
   const samples = count
   const created = newSeries.length
-  const pooled = count > 0 ? takeBuffer(segmentBytes(count)) : undefined
-  const segment = pooled === undefined ? undefined : encodeSegment(ids, ts, vals, count, minTs, maxTs, pooled)
+  const pooled = count > 0 ? takeBuffer(segmentsBytes(count, bandOf(nextSeriesId) + 1)) : undefined
   type Written = Promise<unknown> & { flushed?: Promise<unknown> }
   let seriesWritten: Written | undefined
   let segmentWritten: Written | undefined
+  let segmentBytesWritten = 0
   // All puts issued in one event turn form one LMDB write transaction per environment:
-  // new series go to the store, the segment to the WAL; the watermark waits for both.
+  // new series go to the store, the segments to the WAL; the watermark waits for both.
   for (const [id, key] of newSeries) seriesWritten = store.series.put(id, key)
-  if (segment !== undefined) {
-    segmentWritten = wal.segments.put(segmentKey(nextSeq++), segment)
+  if (pooled !== undefined) {
+    const put = putSegments(pooled, nextSeq++)
+    segmentWritten = put.written
+    segmentBytesWritten = put.bytes
     walSamples += count
     if (headSamples === 0) headSince = Date.now()
     headSamples += count
@@ -261,7 +317,7 @@ function commit (): void {
     stats[FlushStat.SERIES_CREATED] = stats[FlushStat.SERIES_CREATED]! + created
     stats[FlushStat.SERIES_TOTAL] = seriesIds.size
     stats[FlushStat.LAST_COMMIT_AT_MS] = Date.now()
-    stats[FlushStat.BYTES_WRITTEN] = stats[FlushStat.BYTES_WRITTEN]! + (segment?.length ?? 0)
+    stats[FlushStat.BYTES_WRITTEN] = stats[FlushStat.BYTES_WRITTEN]! + segmentBytesWritten
     stats[FlushStat.CORRUPT_RECORDS] = corrupt
     stats[FlushStat.SAMPLES_TOO_OLD] = tooOld
     stats[FlushStat.HEAD_SAMPLES] = headSamples
