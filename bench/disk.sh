@@ -24,7 +24,8 @@ node bin/ringest.js serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/ringest" 
 R=$!; PIDS+=("$R"); wait_http "http://127.0.0.1:$PORT/healthz"
 load=$(node "$PEERS/disk-load.js" "http://127.0.0.1:$PORT/write?precision=ms" "$N" 5000 4 "$H")
 ingest_rss=$(awk '/^VmHWM/{print int($2/1024)}' "/proc/$R/status")
-for _ in $(seq 300); do [ "$(stat_of checkpoints)" != 0 ] && break; sleep 1; done   # idle checkpoint
+# The idle checkpoint (a stop checkpoints only a small WAL): wait until the WAL is all in chunks.
+for _ in $(seq 300); do [ "$(stat_of checkpoints)" != 0 ] && [ "$(stat_of headSamples)" = 0 ] && break; sleep 1; done
 checkpoint_ms=$(stat_of lastCheckpointMs)
 peak_rss=$(awk '/^VmHWM/{print int($2/1024)}' "/proc/$R/status")
 kill -TERM "$R"; wait "$R" || true

@@ -130,7 +130,7 @@ export const OPTIONS = {
   checkpointSamples: {
     flag: '--checkpoint-samples', env: 'RINGEST_CHECKPOINT_SAMPLES', type: 'integer', min: 1024, max: 1024 * 1024 * 1024,
     default: 32 * 1024 * 1024, // samples: about 640 MiB of WAL on disk
-    doc: 'The flush worker moves the WAL into compressed chunks once it holds this many samples (20 bytes each on disk), also after --checkpoint-idle-ms without samples, every 15 min, and at stop. Bigger: longer chunks (smaller on disk), a bigger WAL and a longer replay after a crash.',
+    doc: 'The flush worker moves the WAL into compressed chunks once it holds this many samples (20 bytes each on disk), also after --checkpoint-idle-ms without samples, every 15 min, and at stop if the WAL holds at most 4 Mi samples (a bigger one waits for the next start). While a checkpoint runs, the WAL may grow to 3 times this; past that ingest is held back (503s, checkpointStallMs). Bigger: longer chunks (smaller on disk), a bigger WAL.',
   },
   checkpointIdleMs: {
     flag: '--checkpoint-idle-ms', env: 'RINGEST_CHECKPOINT_IDLE_MS', type: 'duration-ms', min: 1, max: 1 * HOUR,

@@ -30,7 +30,17 @@ export interface EngineConfig {
   retention: number
   oooWindowMs: number
   mapSizeBytes: number
+  /** At stop, a WAL of more samples is left for the next start instead of checkpointed (not a CLI option; tests lower it). Default 4 Mi. */
+  stopCheckpointSamples?: number
 }
+
+/**
+ * At stop, the WAL is checkpointed only if it holds at most this many samples
+ * (about a second of work); a bigger one stays for the next start, which
+ * finds it in a few milliseconds (headers only) and checkpoints it then.
+ * Stopping must take a bounded time, and the WAL is as durable as chunks.
+ */
+const STOP_CHECKPOINT_SAMPLES = 4 * 1024 * 1024
 
 /** Young-generation size of each worker's V8 heap, in MiB (V8's default is up to 48 on 64-bit). */
 const YOUNG_GENERATION_MB = 12
@@ -67,10 +77,17 @@ export class Engine {
     this.doorbell = new Doorbell(buffers.doorbell)
     this.watcher = new WatermarkWatcher(this.rings)
     this.flushExited = once(flush, 'exit')
-    flush.on('message', (m: { type: string, message?: string }) => {
+    flush.on('message', (m: { type: string, message?: string, walSamples?: number }) => {
       if (m.type === FlushMessage.FATAL) {
         this.flushFailed = new Error(m.message)
         log.fatal({ err: m.message }, 'flush worker failed')
+      }
+      if (m.type === FlushMessage.WARN) {
+        const { type: _type, message, ...fields } = m as Record<string, unknown>
+        log.warn(fields, String(message))
+      }
+      if (m.type === FlushMessage.STOPPED && m.walSamples !== undefined && m.walSamples > 0) {
+        log.info({ walSamples: m.walSamples }, 'store closed; the WAL holds samples not yet in chunks: the next start checkpoints them')
       }
     })
     flush.on('error', (err) => { this.flushFailed = err; log.fatal({ err }, 'flush worker crashed') })
@@ -126,20 +143,21 @@ export class Engine {
       flushDelayMs: config.flushDelayMs,
       checkpointSamples: config.checkpointSamples,
       checkpointIdleMs: config.checkpointIdleMs,
+      stopCheckpointSamples: config.stopCheckpointSamples ?? STOP_CHECKPOINT_SAMPLES,
       retentionMs: config.retention,
       oooWindowMs: config.oooWindowMs,
     }
     const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: 96 } })
-    const ready = await new Promise<{ series: number, replayed: number, replayMs: number, walGen: number }>((resolve, reject) => {
+    const ready = await new Promise<{ series: number, replayed: number, replayMs: number, walGen: number, unfinishedChunks: number }>((resolve, reject) => {
       const onExit = (code: number): void => reject(new Error(`flush worker exited with code ${code} during start`))
       flush.once('exit', onExit)
       flush.once('error', reject)
-      flush.on('message', function onMsg (m: { type: string, message?: string, series: number, replayed: number, replayMs: number, walGen: number }) {
+      flush.on('message', function onMsg (m: { type: string, message?: string, series: number, replayed: number, replayMs: number, walGen: number, unfinishedChunks: number }) {
         if (m.type === FlushMessage.READY) { flush.off('exit', onExit); flush.off('error', reject); flush.off('message', onMsg); resolve(m) }
         if (m.type === FlushMessage.FATAL) reject(new Error(m.message))
       })
     })
-    log.info({ series: ready.series, replayedSamples: ready.replayed, replayMs: Math.round(ready.replayMs), walGeneration: ready.walGen }, 'store opened')
+    log.info({ series: ready.series, replayedSamples: ready.replayed, replayMs: Math.round(ready.replayMs), walGeneration: ready.walGen, unfinishedChunksDeleted: ready.unfinishedChunks }, 'store opened')
     return new Engine(config, log, flush, buffers)
   }
 
@@ -206,6 +224,11 @@ export class Engine {
   /** Test hook: delay each commit of the flush worker by `ms` (0 = off). */
   setSlowCommit (ms: number): void {
     Atomics.store(this.control, ControlSlot.SLOW_COMMIT_MS, ms)
+  }
+
+  /** Test hook: have each checkpoint sleep `ms` at each of its turns (0 = off). */
+  setSlowCheckpoint (ms: number): void {
+    Atomics.store(this.control, ControlSlot.SLOW_CHECKPOINT_MS, ms)
   }
 
   /** Stops the parse workers, then has the flush worker drain the rings, commit and close LMDB. */

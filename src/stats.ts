@@ -97,6 +97,7 @@ export class Stats {
         chunksWritten: f[FlushStat.CHUNKS_WRITTEN],
         chunkBytesWritten: f[FlushStat.CHUNK_BYTES_WRITTEN],
         chunksExpired: f[FlushStat.EXPIRED_CHUNKS],
+        checkpointStallMs: f[FlushStat.CHECKPOINT_STALL_MS],
         replayedSamples: f[FlushStat.REPLAYED_SAMPLES],
         replayMs: f[FlushStat.REPLAY_MS],
       },
@@ -140,6 +141,8 @@ export class Stats {
     out.push(`ringest_head_samples ${f[FlushStat.HEAD_SAMPLES]}`)
     family('ringest_checkpoints_total', 'counter', 'Checkpoints (WAL into chunks) since start.')
     out.push(`ringest_checkpoints_total ${f[FlushStat.CHECKPOINTS]}`)
+    family('ringest_checkpoint_stall_seconds_total', 'counter', 'Time ingest was held back (rings not drained) because the WAL was --checkpoint-samples x 3 ahead of the checkpoints.')
+    out.push(`ringest_checkpoint_stall_seconds_total ${f[FlushStat.CHECKPOINT_STALL_MS]! / 1000}`)
     family('ringest_samples_dropped_total', 'counter', 'Samples acknowledged but not stored, by reason (too_old: behind --ooo-window-ms).')
     out.push(`ringest_samples_dropped_total{reason="too_old"} ${f[FlushStat.SAMPLES_TOO_OLD]}`)
     family('ringest_series', 'gauge', 'Series in the index.')

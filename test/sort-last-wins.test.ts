@@ -60,3 +60,20 @@ describe('sortLastWins', () => {
     expect(Array.from(got.values)).toEqual([10, 20, 31])
   })
 })
+
+describe('sortLastWins into given arrays', () => {
+  it('writes the same result into them, sorted input or not, and big inputs too', () => {
+    const into = { ts: new Float64Array(300_000), values: new Float64Array(300_000) }
+    const rand = mulberry32(11)
+    for (const n of [0, 1, 50, 1000, 200_000]) {
+      const ts = Float64Array.from({ length: n }, () => Math.floor(rand() * n))
+      const values = Float64Array.from({ length: n }, (_, i) => i)
+      const want = sortLastWins(ts, values)
+      const got = sortLastWins(ts, values, into)
+      expect(Array.from(got.ts)).toEqual(Array.from(want.ts))
+      expect(Array.from(got.values)).toEqual(Array.from(want.values))
+      const ascending = Float64Array.from({ length: n }, (_, i) => i)
+      expect(Array.from(sortLastWins(ascending, values, into).values)).toEqual(Array.from(values))
+    }
+  })
+})

@@ -164,6 +164,66 @@ describe('WAL bands', () => {
   })
 })
 
+describe('stop', () => {
+  it('leaves a big WAL for the next start instead of checkpointing it, and the next start serves and checkpoints it', async () => {
+    server = await startTestServer({ checkpointIdleMs: 3_600_000, stopCheckpointSamples: 1000 })
+    const lines = Array.from({ length: 3000 }, (_, i) => `stopwal,s=s${i % 3} v=${i} ${T + i * 1000}`)
+    await write(server, lines)
+    const before = await exportSeries(server.url, 'stopwal_v')
+    const dir = server.dataDir
+    await server.close('test')
+    server = await startTestServer({}, dir)
+    expect((await storage(server)).replayedSamples).toBe(3000)
+    expect(await exportSeries(server.url, 'stopwal_v')).toEqual(before)
+    await checkpointed(server, 0)
+    expect(await exportSeries(server.url, 'stopwal_v')).toEqual(before)
+  })
+
+  it('deletes the chunks of a checkpoint that did not finish, in every block, at start', async () => {
+    const { openStore, chunkKey } = await import('../dist/workers/storage.js')
+    const { deleteUnfinishedChunks } = await import('../dist/workers/checkpoint.js')
+    const dir = mkdtempSync(join(tmpdir(), 'ringest-unfinished-'))
+    try {
+      const store = openStore(dir, { mapSizeBytes: 1 << 30, sync: false })
+      const keys: Array<[number, number, number]> = []
+      for (const block of [-3, 0, 5]) for (const cp of [2, 3, 4, 7]) for (const id of [1, 9]) keys.push([block, cp, id])
+      for (const [b, cp, id] of keys) await store.chunks.put(chunkKey(b, cp, id, 0), Buffer.from([cp]))
+      const r = deleteUnfinishedChunks(store, 3)
+      await r.last
+      expect(r.removed).toBe(3 * 2 * 2)
+      const left = [...store.chunks.getKeys()].map((k) => [...k.subarray(4, 8)].reduce((a, x) => a * 256 + x, 0))
+      expect(left.sort()).toEqual(Array(3 * 2 * 2).fill(0).map((_, i) => i < 6 ? 2 : 3))
+      await store.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('checkpoint backlog', () => {
+  it('holds ingest back while the WAL is 3 x --checkpoint-samples ahead of a running checkpoint, counts it, and loses nothing', async () => {
+    server = await startTestServer({ checkpointSamples: 1024, checkpointIdleMs: 3_600_000 })
+    server.engine.setSlowCheckpoint(2000) // each checkpoint pass ends with a 2 s sleep
+    const body = (k: number): string[] => Array.from({ length: 1024 }, (_, i) => `backlog,s=s${i % 4} v=${k} ${T + k * 10_000_000 + i * 1000}`)
+    await write(server, body(0)) // 1,024 samples: a checkpoint starts and sleeps
+    for (let k = 1; k <= 3; k++) await write(server, body(k)) // 3,072 samples ahead of it: the limit
+    const started = Date.now()
+    const held = post(`${server.url}/write?precision=ms`, body(4).join('\n'))
+    const r = await held
+    const st = await storage(server)
+    // Answered only after the checkpoint let go: 204 then, or 503 if the admission wait ran out first.
+    expect([204, 503]).toContain(r.status)
+    expect(st.checkpoints).toBeGreaterThanOrEqual(1)
+    expect(st.checkpointStallMs).toBeGreaterThan(0)
+    expect(Date.now() - started).toBeGreaterThan(200)
+    expect((await get(`${server.url}/metrics`)).text).toMatch(/^ringest_checkpoint_stall_seconds_total [0-9.]*[1-9]/m)
+    server.engine.setSlowCheckpoint(0)
+    if (r.status === 503) await write(server, body(4))
+    const all = await exportSeries(server.url, 'backlog_v')
+    expect(all.reduce((n, s) => n + s.values.length, 0)).toBe(5 * 1024)
+  })
+})
+
 describe('data directory', () => {
   it('takes a directory whose name has a dot (mktemp -d makes such names)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ringest.dotted-'))

@@ -22,7 +22,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
 import { ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
 import { STORAGE_FORMAT, checkpointGen, bandOf, encodeSegment, segmentRange, listWalGens, openStore, openWal, removeWal, scanWal, segmentBytes, segmentKey, type Wal } from './storage.js'
-import { deleteExpiredBlocks, writeCheckpoint } from './checkpoint.js'
+import { deleteExpiredBlocks, deleteUnfinishedChunks, writeCheckpoint } from './checkpoint.js'
 
 const data = workerData as FlushWorkerData
 const control = new Int32Array(data.control)
@@ -60,6 +60,8 @@ const storeOptions = { mapSizeBytes: data.mapSizeBytes, sync: data.ack === 'dura
 let headSamples = 0
 let headSince = 0
 const checkpointed = checkpointGen(store)
+const unfinished = deleteUnfinishedChunks(store, checkpointed)
+if (unfinished.last !== undefined) await unfinished.last
 const replayStarted = performance.now()
 let lastGen = checkpointed
 for (const gen of listWalGens(data.dataDir)) {
@@ -377,13 +379,26 @@ function startCheckpoint (): void {
   const gens = walsToCheckpoint.splice(0)
   const closing = walsClosing.splice(0)
   const gen = gens[gens.length - 1]!
+  const samples = headSamples
+  const since = headSince
   headSamples = 0
   headSince = 0
   stats[FlushStat.HEAD_SAMPLES] = 0
   checkpointing = (async () => {
     const started = performance.now()
     await Promise.all(closing)
-    const r = await writeCheckpoint(store, data.dataDir, gens, storeOptions, gen, nextSeriesId - 1, turn)
+    // At stop the checkpoint gives up at its next turn: its generations stay, for the next start.
+    const checkpointTurn = async (): Promise<void> => {
+      const slow = Atomics.load(control, ControlSlot.SLOW_CHECKPOINT_MS)
+      await (slow > 0 ? sleep(slow) : turn())
+      if (stopping()) {
+        walsToCheckpoint.unshift(...gens)
+        headSamples += samples
+        headSince = since
+        throw new CheckpointAbandoned()
+      }
+    }
+    const r = await writeCheckpoint(store, data.dataDir, gens, storeOptions, gen, nextSeriesId - 1, checkpointTurn)
     if (r.last !== undefined) await (durable ? (r.last.flushed ?? r.last) : r.last)
     const recorded = store.meta.put('checkpointGen', gen) as Promise<unknown> & { flushed?: Promise<unknown> }
     await (durable ? (recorded.flushed ?? recorded) : recorded)
@@ -395,8 +410,11 @@ function startCheckpoint (): void {
     stats[FlushStat.CHUNKS_WRITTEN] = stats[FlushStat.CHUNKS_WRITTEN]! + r.chunksWritten
     stats[FlushStat.CHUNK_BYTES_WRITTEN] = stats[FlushStat.CHUNK_BYTES_WRITTEN]! + r.bytes
     await applyRetention()
-  })().catch((err: unknown) => { checkpointFailed = err }).finally(() => { checkpointing = undefined })
+  })().catch((err: unknown) => { if (!(err instanceof CheckpointAbandoned)) checkpointFailed = err }).finally(() => { checkpointing = undefined })
 }
+
+/** Thrown out of a checkpoint given up at stop. */
+class CheckpointAbandoned extends Error {}
 
 /** Deletes the blocks past --retention (at most once a minute). */
 async function applyRetention (): Promise<void> {
@@ -407,6 +425,18 @@ async function applyRetention (): Promise<void> {
   stats[FlushStat.EXPIRED_CHUNKS] = stats[FlushStat.EXPIRED_CHUNKS]! + r.removed
 }
 
+/**
+ * The WAL may run this far ahead of a checkpoint in progress; past it the
+ * flush worker stops draining the rings until the checkpoint is done, so the
+ * rings fill and ingest gets 503s (loud, counted in checkpointStallMs) rather
+ * than the WAL growing without bound on disk. A checkpoint costs about a
+ * third of what ingest costs per sample, so at full load on 2 cores the
+ * checkpoints fall behind by about a third of the ingest rate.
+ */
+const CHECKPOINT_BACKLOG_FACTOR = 3
+let stalledSince = 0
+let stallLoggedAt = -Infinity
+
 async function loop (): Promise<void> {
   await applyRetention()
   for (;;) {
@@ -415,6 +445,19 @@ async function loop (): Promise<void> {
     // At the pipeline limit, wait for the oldest commit (this also lets the event loop run lmdb-js).
     if (inFlight.length >= MAX_COMMITS_IN_FLIGHT) { await inFlight[0]; continue }
     const stop = stopping()
+    if (!stop && !dirty && checkpointing !== undefined && headSamples >= CHECKPOINT_BACKLOG_FACTOR * data.checkpointSamples) {
+      if (stalledSince === 0) stalledSince = performance.now()
+      if (stalledSince - stallLoggedAt >= 60_000) { // one line a minute at most
+        stallLoggedAt = stalledSince
+        parentPort!.postMessage({ type: FlushMessage.WARN, message: 'ingest held back: the WAL is too far ahead of the checkpoint in progress (see checkpointStallMs)', headSamples })
+      }
+      await Promise.race([checkpointing, doorbell.waitAsync(stopping, 100)])
+      continue
+    }
+    if (stalledSince !== 0) {
+      stats[FlushStat.CHECKPOINT_STALL_MS] = stats[FlushStat.CHECKPOINT_STALL_MS]! + performance.now() - stalledSince
+      stalledSince = 0
+    }
     drain()
     if (dirty) {
       const due = count >= data.flushMaxSamples || count === 0 || stop ||
@@ -435,7 +478,9 @@ async function loop (): Promise<void> {
     if (stop) {
       await Promise.all(inFlight)
       await checkpointing
-      if (headSamples > 0) { startCheckpoint(); await checkpointing }
+      if (headSamples > 0 && headSamples <= data.stopCheckpointSamples) { startCheckpoint(); await checkpointing }
+      // An abandoned checkpoint (or a big WAL) leaves samples for the next start.
+      stats[FlushStat.HEAD_SAMPLES] = headSamples
       if (checkpointFailed !== undefined) throw checkpointFailed
       deleteOldWals(true)
       break
@@ -449,12 +494,12 @@ stats[FlushStat.REPLAYED_SAMPLES] = replayed
 stats[FlushStat.REPLAY_MS] = replayMs
 stats[FlushStat.HEAD_SAMPLES] = headSamples
 stats[FlushStat.WAL_GENERATION] = wal.gen
-parentPort!.postMessage({ type: FlushMessage.READY, series: seriesIds.size, replayed, replayMs, walGen: wal.gen })
+parentPort!.postMessage({ type: FlushMessage.READY, series: seriesIds.size, replayed, replayMs, walGen: wal.gen, unfinishedChunks: unfinished.removed })
 try {
   await loop()
   await wal.close()
   await store.close()
-  parentPort!.postMessage({ type: FlushMessage.STOPPED })
+  parentPort!.postMessage({ type: FlushMessage.STOPPED, walSamples: headSamples })
 } catch (err) {
   parentPort!.postMessage({ type: FlushMessage.FATAL, message: (err as Error).stack ?? String(err) })
   process.exit(1)

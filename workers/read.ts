@@ -142,53 +142,79 @@ function readAllChunks (store: Store, wanted: ReadonlySet<number>, minMs: number
  * Sorts by time, stable (write order among equal timestamps), keeping the
  * last of each run of equal timestamps. Samples arrive as ascending runs (each
  * request's, each checkpoint's), so this is a natural merge sort of positions:
- * the runs as found, merged pairwise. It was a comparator sort over a JS
- * array: a quarter of a checkpoint's time on data resent by a load generator.
+ * the runs as found, merged pairwise, a tie keeping the later run's sample.
+ * It was a comparator sort over a JS array: a quarter of a checkpoint's time
+ * on data resent by a load generator. `into`: arrays of at least ts.length
+ * to write the result to (views of them are returned, valid until the next
+ * call with them); without it, new arrays.
  */
-export function sortLastWins (ts: Float64Array, values: Float64Array): SeriesSamples {
+export function sortLastWins (ts: Float64Array, values: Float64Array, into?: SeriesSamples): SeriesSamples {
   const n = ts.length
   let sorted = true
   for (let i = 1; i < n; i++) if (ts[i]! <= ts[i - 1]!) { sorted = false; break }
-  if (sorted) return { ts: ts.slice(), values: values.slice() }
-  // Times and positions move together (no indirection in the inner loop).
-  let tFrom = ts.slice()
-  let tTo = new Float64Array(n)
-  let from = new Uint32Array(n)
-  let to = new Uint32Array(n)
-  for (let i = 0; i < n; i++) from[i] = i
+  if (sorted) {
+    if (into === undefined) return { ts: ts.slice(), values: values.slice() }
+    into.ts.set(ts)
+    into.values.set(values)
+    return { ts: into.ts.subarray(0, n), values: into.values.subarray(0, n) }
+  }
+  // Times and positions move together (no indirection in the inner loop), in scratch
+  // arrays kept between calls (allocating four typed arrays cost more than merging 600 samples).
+  const work = n <= SCRATCH_MAX ? scratchFor(n) : { t1: new Float64Array(n), t2: new Float64Array(n), p1: new Uint32Array(n), p2: new Uint32Array(n) }
+  let tFrom = work.t1
+  let tTo = work.t2
+  let from = work.p1
+  let to = work.p2
+  for (let i = 0; i < n; i++) { tFrom[i] = ts[i]!; from[i] = i }
   // Run boundaries: a run is non-decreasing, so equal times inside it keep their write order.
   let bounds = [0]
   for (let i = 1; i < n; i++) if (ts[i]! < ts[i - 1]!) bounds.push(i)
   bounds.push(n)
   while (bounds.length > 2) {
     const next = [0]
+    // Merged runs are written one after the other from position 0: a tie drops the left
+    // sample (the right run was written later, so it wins), which shrinks resent data fast.
+    let k = 0
     for (let r = 0; r + 1 < bounds.length; r += 2) {
-      const lo = bounds[r]!
       const mid = bounds[r + 1]!
       const hi = r + 2 < bounds.length ? bounds[r + 2]! : mid
-      let i = lo
+      let i = bounds[r]!
       let j = mid
-      let k = lo
-      // Ties take the left (earlier written) first: stability.
       while (i < mid && j < hi) {
-        if (tFrom[j]! < tFrom[i]!) { tTo[k] = tFrom[j]!; to[k++] = from[j++]! } else { tTo[k] = tFrom[i]!; to[k++] = from[i++]! }
+        const a = tFrom[i]!
+        const b = tFrom[j]!
+        if (b < a) { tTo[k] = b; to[k++] = from[j++]! } else if (b === a) { i++ } else { tTo[k] = a; to[k++] = from[i++]! }
       }
       for (; i < mid; i++, k++) { tTo[k] = tFrom[i]!; to[k] = from[i]! }
       for (; j < hi; j++, k++) { tTo[k] = tFrom[j]!; to[k] = from[j]! }
-      next.push(hi)
+      next.push(k)
     }
     let t = tFrom; tFrom = tTo; tTo = t
     const p = from; from = to; to = p
     bounds = next
   }
-  // Keep the last of each run of equal times, in place (tTo and to are free now).
+  // Keep the last of each run of equal times (equal times inside one written run are left).
+  const len = bounds[bounds.length - 1]!
   let m = 0
-  for (let k = 0; k < n; k++) {
-    if (k + 1 < n && tFrom[k + 1] === tFrom[k]) continue
+  for (let k = 0; k < len; k++) {
+    if (k + 1 < len && tFrom[k + 1] === tFrom[k]) continue
     tTo[m] = tFrom[k]!
     to[m++] = from[k]!
   }
-  const outValues = new Float64Array(m)
+  const outTs = into === undefined ? new Float64Array(m) : into.ts.subarray(0, m)
+  const outValues = into === undefined ? new Float64Array(m) : into.values.subarray(0, m)
+  outTs.set(tTo.subarray(0, m))
   for (let k = 0; k < m; k++) outValues[k] = values[to[k]!]!
-  return { ts: tTo.subarray(0, m), values: outValues }
+  return { ts: outTs, values: outValues }
+}
+
+/** Work arrays for sorts of up to this many samples are kept between calls (24 bytes a sample). */
+const SCRATCH_MAX = 64 * 1024
+let scratch = { t1: new Float64Array(1024), t2: new Float64Array(1024), p1: new Uint32Array(1024), p2: new Uint32Array(1024) }
+function scratchFor (n: number): typeof scratch {
+  if (scratch.t1.length < n) {
+    const size = Math.min(SCRATCH_MAX, Math.max(n, scratch.t1.length * 2))
+    scratch = { t1: new Float64Array(size), t2: new Float64Array(size), p1: new Uint32Array(size), p2: new Uint32Array(size) }
+  }
+  return scratch
 }

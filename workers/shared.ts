@@ -45,6 +45,8 @@ export const ControlSlot = {
   STOP: 0,
   /** Milliseconds the flush worker sleeps before each commit (tests use it to slow the flush; 0 in production). */
   SLOW_COMMIT_MS: 1,
+  /** Milliseconds a checkpoint sleeps at each turn (tests use it to keep one running; 0 in production). */
+  SLOW_CHECKPOINT_MS: 2,
 } as const
 export const CONTROL_SLOTS = 4
 
@@ -97,6 +99,8 @@ export const FlushStat = {
   REPLAY_MS: 18,
   /** Chunks deleted by retention since start. */
   EXPIRED_CHUNKS: 19,
+  /** Milliseconds since start the flush worker stopped draining the rings because the WAL was too far ahead of the checkpoints. */
+  CHECKPOINT_STALL_MS: 20,
   /** Start of RECENT_COMMITS commit latencies in milliseconds. */
   RECENT_LATENCY: 32,
   /** Start of RECENT_COMMITS batch sizes in samples. */
@@ -126,6 +130,8 @@ export interface FlushWorkerData {
   flushDelayMs: number
   checkpointSamples: number
   checkpointIdleMs: number
+  /** At stop, a WAL of more samples is left for the next start (src/engine.ts). */
+  stopCheckpointSamples: number
   retentionMs: number
   oooWindowMs: number
 }
@@ -135,6 +141,8 @@ export const FlushMessage = {
   READY: 'ready',
   FATAL: 'fatal',
   STOPPED: 'stopped',
+  /** Something an operator should see in the log (the main thread logs it at warn, once per cause). */
+  WARN: 'warn',
 } as const
 
 /** Body formats a parse task can carry. */
