@@ -188,6 +188,17 @@ const QUERIES = [
   Q('bottomk without (method, code) (1, http_requests_total)'),
   Q('quantile(0.75, temperature_celsius)'),
   Q('quantile by (mode) (0.5, rate(node_cpu_seconds_total[5m]))'),
+  // aggregations of range functions (evaluated without the intermediate vector)
+  Q('avg by (job) (rate(http_requests_total[5m]))'),
+  Q('min without (instance) (irate(http_requests_total[3m]))'),
+  Q('max by (region) (max_over_time(temperature_celsius[10m]))'),
+  Q('count without (code) (increase(http_requests_total[10m]))'),
+  Q('sum by (__name__, job) (last_over_time(http_requests_total[10m]))'),
+  Q('avg((delta(temperature_celsius[15m])))'),
+  Q('min(avg_over_time(queue_depth[5m] offset 5m))'),
+  Q('max by (job) (quantile_over_time(0.5, queue_depth[10m]))'),
+  Q('sum(count_over_time(temperature_celsius[5m])) by (region)'),
+  Q('avg by (instance) (sum_over_time(memory_usage_bytes[3m]))'),
   // arithmetic and comparisons
   Q('http_requests_total * 2 + 1'),
   Q('2 ^ queue_depth'),

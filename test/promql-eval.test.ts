@@ -222,3 +222,40 @@ describe('toPrometheusData', () => {
     expect(formatValue(v)).toBe(want)
   })
 })
+
+describe('aggregations of range functions', () => {
+  // Gauges with NaN, infinities and gaps, in 3 groups; the fused evaluation (aggregate straight
+  // from the range function) must give exactly what the general path gives. `-(-f(...))` defeats
+  // the fusion without changing any value, so it is the reference.
+  const rand = (() => { let s = 7; return () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648 } })()
+  const special = [NaN, Infinity, -Infinity, 0, -0, 1e308, -1e308]
+  const series: Array<[Labels, Array<[number, number]>]> = []
+  for (let i = 0; i < 24; i++) {
+    const points: Array<[number, number]> = []
+    for (let t = 0; t < 60 * M; t += 15 * S) {
+      if (rand() < 0.2) continue // gaps
+      points.push([t, rand() < 0.05 ? special[Math.floor(rand() * special.length)]! : Math.round(rand() * 1e4) / 100])
+    }
+    series.push([x(`j${i % 3}`, { i: String(i), g: String(i % 4) }), points])
+  }
+  const q = querier(series)
+  const same = (a: PromResult, b: PromResult): void => expect(JSON.stringify(toPrometheusData(a))).toBe(JSON.stringify(toPrometheusData(b)))
+  for (const op of ['sum', 'avg', 'min', 'max', 'count']) {
+    for (const f of ['rate(x[5m])', 'delta(x[10m])', 'avg_over_time(x[5m])', 'max_over_time(x[3m])', 'quantile_over_time(0.3, x[5m])', 'sum_over_time(x[2m])']) {
+      for (const grouping of ['', ' by (job)', ' without (i)', ' by (g, job)']) {
+        it(`${op}${grouping} (${f})`, async () => {
+          const fused = `${op}${grouping} (${f})`
+          const general = `${op}${grouping} (-(-${f}))`
+          same(await queryRange(q, fused, 10 * M, 50 * M, 30 * S, limits()), await queryRange(q, general, 10 * M, 50 * M, 30 * S, limits()))
+          same(await queryInstant(q, fused, 33 * M, limits()), await queryInstant(q, general, 33 * M, limits()))
+        })
+      }
+    }
+  }
+  it('keeps the name for last_over_time and refuses two series with the same labels', async () => {
+    expect(await instant(q, 'count by (__name__) (last_over_time(x[5m]))', 30 * M)).toEqual({ '{"__name__":"x"}': 24 })
+    const dup = querier([[{ __name__: 'a', k: '1' }, [[0, 1]]], [{ __name__: 'b', k: '1' }, [[0, 2]]]])
+    await expect(queryInstant(dup, 'sum(rate({k="1"}[5m]))', 60 * S, limits())).resolves.toBeDefined()
+    await expect(queryInstant(dup, 'sum(max_over_time({k="1"}[5m]))', 60 * S, limits())).rejects.toThrow(/same labelset/)
+  })
+})

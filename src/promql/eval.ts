@@ -50,6 +50,11 @@ const isStaleNaN = (v: number): boolean => {
 
 const execution = (msg: string, limit?: string): PromQLError => new PromQLError('execution', msg, limit)
 
+/** Functions of a range vector (rangeKernel). */
+const RANGE_FUNCTIONS = new Set(['rate', 'increase', 'delta', 'irate', 'avg_over_time', 'sum_over_time', 'min_over_time', 'max_over_time', 'count_over_time', 'last_over_time', 'quantile_over_time'])
+/** Aggregations evalAggregateOverRange computes without the intermediate vector. */
+const FUSABLE_AGGREGATES = new Set(['sum', 'avg', 'count', 'min', 'max'])
+
 export class Evaluator {
   readonly labels = new LabelInterner()
   private seriesLoaded = 0
@@ -195,21 +200,36 @@ export class Evaluator {
         return { type: 'vector', steps }
       }
     }
-    // Functions over a range vector.
+    const steps: Sample[][] = Array.from({ length: st.n }, () => [])
+    await this.forEachRangeResult(e, st, (m) => m, (m, k, v) => { steps[k]!.push({ m, v }) })
+    return { type: 'vector', steps }
+  }
+
+  /**
+   * Evaluates a function over a range vector, series by series: `target`
+   * maps each output series' labels once to what `emit` receives for each of
+   * its steps with a value. Checks that no two series end up with the same
+   * labels, as Prometheus does.
+   */
+  private async forEachRangeResult<G> (e: Call, st: Steps, target: (m: LSet) => G, emit: (g: G, k: number, v: number, m: LSet) => void): Promise<void> {
+    const f = e.func
     const matIdx = f === 'quantile_over_time' ? 1 : 0
     const q = matIdx === 1 ? await this.scalarArg(e.args[0]!, st) : undefined
     const mat = await this.eval(e.args[matIdx]!, st)
     if (mat.type !== 'matrix') throw execution(`${f}: expected a range vector`)
     const kernel = this.rangeKernel(f, mat.rangeMs, q)
-    const steps: Sample[][] = Array.from({ length: st.n }, () => [])
     const sources = new Map<string, string>()
     // Prometheus 2.42 keeps the metric name for last_over_time only.
     const keepName = f === 'last_over_time'
+    const w: Window = { ts: [], vs: [], lo: 0, hi: 0 }
     for (const s of mat.series) {
       const out = keepName ? s.m : this.labels.dropName(s.m)
+      const g = target(out)
       let lo = 0
       let hi = 0
       let any = false
+      w.ts = s.ts
+      w.vs = s.vs
       for (let k = 0; k < st.n; k++) {
         this.tick()
         const t = st.start + k * st.interval
@@ -219,9 +239,11 @@ export class Evaluator {
         if (hi < lo) hi = lo
         while (hi < s.ts.length && s.ts[hi]! <= maxT) hi++
         if (hi === lo) continue
-        const v = kernel({ ts: s.ts, vs: s.vs, lo, hi }, minT, maxT, k)
+        w.lo = lo
+        w.hi = hi
+        const v = kernel(w, minT, maxT, k)
         if (v === undefined) continue
-        steps[k]!.push({ m: out, v })
+        emit(g, k, v, out)
         any = true
       }
       if (any) {
@@ -230,6 +252,57 @@ export class Evaluator {
         sources.set(out.key, s.m.key)
       }
     }
+  }
+
+  /**
+   * sum, avg, count, min or max of a range function (`sum by (region)
+   * (rate(x[5m]))`, the shape of most dashboard panels) without building the
+   * function's vector: each series' value at each step goes straight into its
+   * group's per-step accumulators, in the order the general path would add
+   * them (series sorted by labels), so the floating-point results are the same.
+   * At 10,000 series x 240 steps this saves 2.4 M intermediate samples.
+   */
+  private async evalAggregateOverRange (e: Aggregate, call: Call, st: Steps): Promise<Value> {
+    const grouping = e.without ? [...e.grouping, '__name__'] : e.grouping
+    interface Group { m: LSet, acc: Float64Array, count: Float64Array, first: Int32Array }
+    const groups = new Map<string, Group>()
+    const list: Group[] = []
+    let order = 0
+    const op = e.op
+    await this.forEachRangeResult(call, st, (m) => {
+      const gm = e.without ? this.labels.remove(m, grouping) : this.labels.keep(m, grouping)
+      let g = groups.get(gm.key)
+      if (g === undefined) {
+        g = { m: gm, acc: new Float64Array(st.n), count: new Float64Array(st.n), first: new Int32Array(st.n) }
+        groups.set(gm.key, g)
+        list.push(g)
+      }
+      order++
+      return g
+    }, (g, k, v) => {
+      const c = ++g.count[k]!
+      if (c === 1) { g.acc[k] = v; g.first[k] = order; return }
+      const a = g.acc[k]!
+      switch (op) {
+        case 'sum': g.acc[k] = a + v; break
+        case 'min': if (a > v || Number.isNaN(a)) g.acc[k] = v; break
+        case 'max': if (a < v || Number.isNaN(a)) g.acc[k] = v; break
+        case 'avg': // IncrementalMean, step by step
+          if (!Number.isFinite(a) && !Number.isNaN(a)) {
+            if (!Number.isFinite(v) && !Number.isNaN(v) && (a > 0) === (v > 0)) break
+            if (Number.isFinite(v)) break
+          }
+          g.acc[k] = a + (v / c - a / c)
+          break
+      }
+    })
+    // Per step, groups in the order their first sample came (as the general path's map fills).
+    const steps: Sample[][] = Array.from({ length: st.n }, (_, k) => {
+      this.tick()
+      const present = list.filter((g) => g.count[k]! > 0)
+      if (present.length > 1) present.sort((a, b) => a.first[k]! - b.first[k]!)
+      return present.map((g) => ({ m: g.m, v: op === 'count' ? g.count[k]! : g.acc[k]! }))
+    })
     return { type: 'vector', steps }
   }
 
@@ -251,6 +324,9 @@ export class Evaluator {
   }
 
   private async evalAggregate (e: Aggregate, st: Steps): Promise<Value> {
+    let inner = e.expr
+    while (inner.kind === 'paren') inner = inner.expr
+    if (inner.kind === 'call' && RANGE_FUNCTIONS.has(inner.func) && FUSABLE_AGGREGATES.has(e.op)) return this.evalAggregateOverRange(e, inner, st)
     const param = e.param !== undefined ? await this.scalarArg(e.param, st) : undefined
     const arg = await this.eval(e.expr, st)
     if (arg.type !== 'vector') throw execution('aggregation over a non-vector')
