@@ -52,28 +52,40 @@ export class WalReader {
  * chunks and in a WAL generation kept for a grace period); they merge away.
  */
 export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<number>, minMs: number, maxMs: number, maxSamples: number): Map<number, SeriesSamples> {
-  const gathered = new Map<number, { ts: number[], values: number[] }>()
+  const gathered = new Map<number, Gather>()
   if (wanted.size === 0) return new Map()
   let total = 0
-  const add = (id: number, t: number, v: number): void => {
+  const gather = (id: number): Gather => {
     let g = gathered.get(id)
-    if (g === undefined) gathered.set(id, g = { ts: [], values: [] })
-    g.ts.push(t)
-    g.values.push(v)
-    if (++total > maxSamples) throw new SampleLimitError(maxSamples)
+    if (g === undefined) gathered.set(id, g = new Gather())
+    return g
+  }
+  const count = (n: number): void => {
+    if ((total += n) > maxSamples) throw new SampleLimitError(maxSamples)
+  }
+  /** A chunk's samples in [minMs, maxMs], as views of the decoded arrays (a chunk's times ascend). */
+  const addChunk = (id: number, value: Uint8Array): void => {
+    const h = chunkHeader(value)
+    if (h.maxTs < minMs || h.minTs > maxMs) return
+    const c = decodeChunk(value)
+    const lo = h.minTs >= minMs ? 0 : firstAtOrAfter(c.timestamps, minMs)
+    const hi = h.maxTs <= maxMs ? c.timestamps.length : firstAfter(c.timestamps, maxMs)
+    if (hi <= lo) return
+    count(hi - lo)
+    gather(id).part(c.timestamps.subarray(lo, hi), c.values.subarray(lo, hi))
   }
   const gen = checkpointGen(store)
   const ids = [...wanted].sort((a, b) => a - b)
   // A selection of many series reads the blocks whole; a few series are looked up one by one.
   const scanBlocks = ids.length > 64
   if (!Number.isFinite(minMs) || !Number.isFinite(maxMs)) {
-    readAllChunks(store, wanted, minMs, maxMs, add)
+    readAllChunks(store, wanted, addChunk)
   } else {
     for (let b = blockOf(minMs), last = blockOf(maxMs); b <= last; b++) {
       if (scanBlocks) {
         for (const { key, value } of store.chunks.getRange({ start: chunkKey(b, 0, 0, 0), end: chunkKey(b + 1, 0, 0, 0), snapshot: false })) {
           const id = parseChunkKey(key).id
-          if (wanted.has(id)) addChunk(id, value, minMs, maxMs, add)
+          if (wanted.has(id)) addChunk(id, value)
         }
         continue
       }
@@ -83,7 +95,7 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
         for (const key of store.chunks.getKeys({ start: chunkKey(b, cp, 0, 0), end: chunkKey(b + 1, 0, 0, 0), limit: 1, snapshot: false })) found = parseChunkKey(key).checkpoint
         if (found < 0) break
         for (const id of ids) {
-          for (const { value } of store.chunks.getRange({ start: chunkKey(b, found, id, 0), end: chunkKey(b, found, id + 1, 0), snapshot: false })) addChunk(id, value, minMs, maxMs, add)
+          for (const { value } of store.chunks.getRange({ start: chunkKey(b, found, id, 0), end: chunkKey(b, found, id + 1, 0), snapshot: false })) addChunk(id, value)
         }
         cp = found + 1
       }
@@ -109,32 +121,117 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
           if (!wanted.has(id)) continue
           const t = seg.ts[i]!
           if (t < minMs || t > maxMs) continue
-          add(id, t, seg.values[i]!)
+          count(1)
+          gather(id).sample(t, seg.values[i]!)
         }
       }
       if (range.start === undefined) break // the whole generation was read (written before bands)
     }
   }
   const out = new Map<number, SeriesSamples>()
-  for (const [id, g] of gathered) out.set(id, sortLastWins(Float64Array.from(g.ts), Float64Array.from(g.values)))
+  for (const [id, g] of gathered) out.set(id, g.finish())
   return out
 }
 
-function addChunk (id: number, value: Uint8Array, minMs: number, maxMs: number, add: (id: number, t: number, v: number) => void): void {
-  const h = chunkHeader(value)
-  if (h.maxTs < minMs || h.minTs > maxMs) return
-  const c = decodeChunk(value)
-  for (let i = 0; i < c.timestamps.length; i++) {
-    const t = c.timestamps[i]!
-    if (t >= minMs && t <= maxMs) add(id, t, c.values[i]!)
+/** The first index whose time is >= t (times ascending). */
+function firstAtOrAfter (ts: Float64Array, t: number): number {
+  let lo = 0
+  let hi = ts.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ts[mid]! < t) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** The first index whose time is > t (times ascending). */
+function firstAfter (ts: Float64Array, t: number): number {
+  let lo = 0
+  let hi = ts.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ts[mid]! <= t) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/**
+ * One series' samples as read, in write order: decoded chunks as they are
+ * (typed-array views, no copy), then WAL samples appended to a growing tail.
+ * finish() returns them sorted with the last write winning; when the parts
+ * already follow each other in time (the usual case: one chunk per block and
+ * checkpoint, then newer WAL samples) that is at most one copy, no sort.
+ */
+class Gather {
+  private readonly parts: SeriesSamples[] = []
+  private tailTs: Float64Array | undefined
+  private tailVs: Float64Array | undefined
+  private tailN = 0
+
+  part (ts: Float64Array, values: Float64Array): void {
+    this.flushTail()
+    this.parts.push({ ts, values })
+  }
+
+  sample (t: number, v: number): void {
+    if (this.tailTs === undefined || this.tailN === this.tailTs.length) {
+      const size = this.tailTs === undefined ? 16 : this.tailTs.length * 2
+      const ts = new Float64Array(size)
+      const vs = new Float64Array(size)
+      if (this.tailTs !== undefined) { ts.set(this.tailTs); vs.set(this.tailVs!) }
+      this.tailTs = ts
+      this.tailVs = vs
+    }
+    this.tailTs[this.tailN] = t
+    this.tailVs![this.tailN++] = v
+  }
+
+  private flushTail (): void {
+    if (this.tailN === 0) return
+    this.parts.push({ ts: this.tailTs!.subarray(0, this.tailN), values: this.tailVs!.subarray(0, this.tailN) })
+    this.tailTs = undefined
+    this.tailVs = undefined
+    this.tailN = 0
+  }
+
+  finish (): SeriesSamples {
+    this.flushTail()
+    const parts = this.parts
+    if (parts.length === 1) {
+      const p = parts[0]!
+      return strictlyAscending(p.ts) ? p : sortLastWins(p.ts, p.values)
+    }
+    let n = 0
+    for (const p of parts) n += p.ts.length
+    const ts = new Float64Array(n)
+    const values = new Float64Array(n)
+    let at = 0
+    let ordered = true
+    for (const p of parts) {
+      if (at > 0 && p.ts.length > 0 && p.ts[0]! <= ts[at - 1]!) ordered = false
+      ts.set(p.ts, at)
+      values.set(p.values, at)
+      at += p.ts.length
+    }
+    if (ordered) {
+      for (const p of parts) if (!strictlyAscending(p.ts)) { ordered = false; break }
+    }
+    return ordered ? { ts, values } : sortLastWins(ts, values)
   }
 }
 
+function strictlyAscending (ts: Float64Array): boolean {
+  for (let i = 1; i < ts.length; i++) if (ts[i]! <= ts[i - 1]!) return false
+  return true
+}
+
 /** An unbounded time range: every chunk, filtered by series. */
-function readAllChunks (store: Store, wanted: ReadonlySet<number>, minMs: number, maxMs: number, add: (id: number, t: number, v: number) => void): void {
+function readAllChunks (store: Store, wanted: ReadonlySet<number>, addChunk: (id: number, value: Uint8Array) => void): void {
   for (const { key, value } of store.chunks.getRange({ snapshot: false })) {
     const id = parseChunkKey(key).id
-    if (wanted.has(id)) addChunk(id, value, minMs, maxMs, add)
+    if (wanted.has(id)) addChunk(id, value)
   }
 }
 

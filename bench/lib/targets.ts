@@ -80,7 +80,8 @@ export function launch (name: TargetName, c: TargetContext): Launch {
     case 'ringest':
       return {
         cmd: process.execPath,
-        args: [join(c.root, 'bin/ringest.js'), 'serve', '--listen', listen, '--data-dir', c.dataDir, ...c.ringestArgs],
+        // RINGEST_NODE_ARGS: node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (one profile per thread).
+        args: [...(process.env.RINGEST_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), join(c.root, 'bin/ringest.js'), 'serve', '--listen', listen, '--data-dir', c.dataDir, ...c.ringestArgs],
         cwd: c.root,
         pipeStdout: false,
         readyPath: '/healthz',

@@ -10,7 +10,7 @@ import {
   isComparison, type Aggregate, type Binary, type Call, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector,
 } from './ast.js'
 import {
-  arithmetic, avgOverTime, compare, extrapolatedRate, IncrementalMean, instantValue, maxOverTime, minOverTime,
+  arithmetic, avgOverTime, compare, counterResets, extrapolatedRate, IncrementalMean, instantValue, maxOverTime, minOverTime,
   quantile, quantileOverTime, round, selectK, sumOverTime, type Window,
 } from './functions.js'
 import { compareStrings, LabelInterner, type LSet } from './labels.js'
@@ -221,7 +221,8 @@ export class Evaluator {
     const sources = new Map<string, string>()
     // Prometheus 2.42 keeps the metric name for last_over_time only.
     const keepName = f === 'last_over_time'
-    const w: Window = { ts: [], vs: [], lo: 0, hi: 0 }
+    const w: Window = { ts: [], vs: [], lo: 0, hi: 0, resets: undefined }
+    const counter = f === 'rate' || f === 'increase'
     for (const s of mat.series) {
       const out = keepName ? s.m : this.labels.dropName(s.m)
       const g = target(out)
@@ -230,6 +231,8 @@ export class Evaluator {
       let any = false
       w.ts = s.ts
       w.vs = s.vs
+      // Counter resets counted once per series, not once per window (a 5 m window at a 15 s step overlaps 19 others).
+      w.resets = counter && s.ts.length > 2 ? counterResets(s.vs) : undefined
       for (let k = 0; k < st.n; k++) {
         this.tick()
         const t = st.start + k * st.interval

@@ -6,7 +6,24 @@
 import type { ArithmeticOp, ComparisonOp } from './ast.js'
 
 /** A window of one series: samples lo (inclusive) to hi (exclusive). */
-export interface Window { ts: ArrayLike<number>, vs: ArrayLike<number>, lo: number, hi: number }
+export interface Window {
+  ts: ArrayLike<number>
+  vs: ArrayLike<number>
+  lo: number
+  hi: number
+  /** Optional, for rate and increase: resets[i] = how many samples up to i are below the one before (counter resets). */
+  resets?: Int32Array | undefined
+}
+
+/** The prefix counts of counter resets of a series (Window.resets). */
+export function counterResets (vs: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(vs.length)
+  for (let i = 1, n = 0; i < vs.length; i++) {
+    if (vs[i]! < vs[i - 1]!) n++
+    out[i] = n
+  }
+  return out
+}
 
 /**
  * rate / increase / delta. rangeStartMs and rangeEndMs are the window's bounds
@@ -19,7 +36,9 @@ export function extrapolatedRate (w: Window, rangeStartMs: number, rangeEndMs: n
   const first = vs[lo]!
   const last = vs[hi - 1]!
   let result = last - first
-  if (isCounter) {
+  // The loop adds the value before each reset, in order (as Prometheus does, for the same rounding);
+  // a window without resets (the prefix counts say so) needs none of it.
+  if (isCounter && (w.resets === undefined || w.resets[hi - 1] !== w.resets[lo])) {
     let prev = first
     for (let i = lo + 1; i < hi; i++) {
       const v = vs[i]!
