@@ -62,6 +62,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
   const engine = await Engine.start(config, log)
   const queries = new QueryService(config, log)
   const stats = new Stats()
+  stats.watch(engine)
   let closing = false
 
   /** The answer to an error; counts the request. */
@@ -320,6 +321,14 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
   }
 
   const matchParams = (p: URLSearchParams): string[] => [...p.getAll('match[]'), ...p.getAll('match')]
+  /** The optional start and end of the series and label endpoints. */
+  const timeRange = (p: URLSearchParams): { startMs?: number, endMs?: number } => {
+    const r: { startMs?: number, endMs?: number } = {}
+    if ((p.get('start') ?? '') !== '') r.startMs = promTime(p, 'start')
+    if ((p.get('end') ?? '') !== '') r.endMs = promTime(p, 'end')
+    if (r.startMs !== undefined && r.endMs !== undefined && r.endMs < r.startMs) throw new ParamError('invalid parameter "end": end timestamp must not be before start time')
+    return r
+  }
 
   const queryRoutes: Record<string, (p: URLSearchParams) => QueryRequest> = {
     '/api/v1/query_range': (p) => {
@@ -335,9 +344,9 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     '/api/v1/series': (p) => {
       const match = matchParams(p)
       if (match.length === 0) throw new ParamError('no match[] parameter provided')
-      return { kind: 'series', match }
+      return { kind: 'series', match, ...timeRange(p) }
     },
-    '/api/v1/labels': (p) => ({ kind: 'labels', match: matchParams(p) }),
+    '/api/v1/labels': (p) => ({ kind: 'labels', match: matchParams(p), ...timeRange(p) }),
   }
 
   /** GET /api/v1/export: VictoriaMetrics' NDJSON export, gathered in a query worker. */
@@ -405,7 +414,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
       const name = decodeURIComponent(LABEL_VALUES.exec(url.pathname)![1]!)
       // Prometheus 2.42 takes U__-escaped names too; plain names are the common case.
       if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new ParamError(`invalid label name: ${JSON.stringify(name)}`)
-      return { kind: 'labelValues', name, match: matchParams(p) }
+      return { kind: 'labelValues', name, match: matchParams(p), ...timeRange(p) }
     }),
   }
 
@@ -489,6 +498,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     await stopped
     await queries.close()
     await engine.stop()
+    stats.unwatch()
     const committed = engine.flushStats
     log.info({ reason, ms: Date.now() - started, samplesCommitted: committed[0], unansweredRequests: stats.inflightRequests }, 'stopped')
   }

@@ -25,11 +25,41 @@ function percentile (sorted: number[], p: number): number {
   return sorted[i]!
 }
 
+/** Seconds of history kept for windowed rates (one reading a second). */
+const HISTORY_SECONDS = 60
+
 export class Stats {
   readonly startedAt = Date.now()
   readonly endpoints: Record<string, EndpointCounters> = {}
   inflightRequests = 0
   inflightBytes = 0
+  /** Series-created counter read once a second: [Date.now(), count], oldest first. */
+  private readonly seriesHistory: Array<[number, number]> = []
+  private timer: NodeJS.Timeout | undefined
+
+  /** Starts reading the engine's counters once a second (for the per-minute figures). */
+  watch (engine: Engine): void {
+    const read = (): void => {
+      this.seriesHistory.push([Date.now(), engine.flushStats[FlushStat.SERIES_CREATED]!])
+      if (this.seriesHistory.length > HISTORY_SECONDS + 1) this.seriesHistory.shift()
+    }
+    read()
+    this.timer = setInterval(read, 1000).unref()
+  }
+
+  unwatch (): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
+  }
+
+  /**
+   * Series created in the last minute (since start if younger): the counter
+   * now minus its reading about 60 s ago.
+   */
+  seriesCreatedLastMinute (engine: Engine): number {
+    const now = engine.flushStats[FlushStat.SERIES_CREATED]!
+    const oldest = this.seriesHistory[0]
+    return oldest === undefined ? now : now - oldest[1]
+  }
 
   endpoint (name: string): EndpointCounters {
     let e = this.endpoints[name]
@@ -89,6 +119,7 @@ export class Stats {
         headSamples: f[FlushStat.HEAD_SAMPLES],
         series: f[FlushStat.SERIES_TOTAL],
         seriesCreated: f[FlushStat.SERIES_CREATED],
+        seriesCreatedLastMinute: this.seriesCreatedLastMinute(engine),
         samplesTooOld: f[FlushStat.SAMPLES_TOO_OLD],
         checkpoints: f[FlushStat.CHECKPOINTS],
         checkpointSamples: f[FlushStat.CHECKPOINT_SAMPLES],
@@ -147,6 +178,8 @@ export class Stats {
     out.push(`ringest_samples_dropped_total{reason="too_old"} ${f[FlushStat.SAMPLES_TOO_OLD]}`)
     family('ringest_series', 'gauge', 'Series in the index.')
     out.push(`ringest_series ${s.storage.series}`)
+    family('ringest_series_created_total', 'counter', 'Series created since start (new series per minute: rate of this, or seriesCreatedLastMinute in /stats).')
+    out.push(`ringest_series_created_total ${f[FlushStat.SERIES_CREATED]}`)
     family('ringest_commit_latency_p99_seconds', 'gauge', 'p99 of the recent LMDB commit latencies (last 1024 commits).')
     out.push(`ringest_commit_latency_p99_seconds ${(s.flush.commitLatencyMs.p99 ?? 0) / 1000}`)
     family('ringest_process_resident_memory_bytes', 'gauge', 'Resident set size.')

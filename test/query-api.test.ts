@@ -84,6 +84,41 @@ describe('query API', () => {
     expect((await get(`${server.url}/api/v1/label/host/values`)).json().data).toEqual(['a', 'b', 'c'])
   })
 
+  it('narrows series and labels to start/end, from the WAL and from chunks', async () => {
+    // Three hosts, each with samples in its own hour, three hours back (two 2-hour blocks apart at most).
+    const hour = 3_600_000
+    const t0 = now - 3 * hour
+    const lines = ['x', 'y', 'z'].map((h, i) => `span,host=${h} v=1 ${t0 + i * hour}`)
+    expect((await post(`${server.url}/write?precision=ms`, lines.join('\n'))).status).toBe(204)
+    const hosts = async (start?: number, end?: number): Promise<string[]> => {
+      const params: Record<string, string> = { 'match[]': 'span_v' }
+      if (start !== undefined) params.start = String(start / 1000)
+      if (end !== undefined) params.end = String(end / 1000)
+      const r = await q(server, '/api/v1/series', params)
+      expect(r.status).toBe(200)
+      return r.json().data.map((l: Record<string, string>) => l.host)
+    }
+    const check = async (): Promise<void> => {
+      expect(await hosts()).toEqual(['x', 'y', 'z'])
+      expect(await hosts(t0 + hour / 2, t0 + hour + 1)).toEqual(['y'])
+      expect(await hosts(t0, t0)).toEqual(['x']) // both bounds inclusive
+      expect(await hosts(t0 + hour)).toEqual(['y', 'z'])
+      expect(await hosts(undefined, t0 + hour - 1)).toEqual(['x'])
+      expect(await hosts(t0 + 3 * hour)).toEqual([])
+      const values = await q(server, '/api/v1/label/host/values', { 'match[]': 'span_v', start: String((t0 + 2 * hour) / 1000) })
+      expect(values.json().data).toEqual(['z'])
+    }
+    await check() // from the WAL
+    const deadline = Date.now() + 15_000
+    while ((await get(`${server.url}/stats`)).json().storage.headSamples > 0) {
+      if (Date.now() > deadline) throw new Error('no checkpoint')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    await check() // from chunks
+    const bad = await q(server, '/api/v1/series', { 'match[]': 'span_v', start: '10', end: '5' })
+    expect(bad.status).toBe(400)
+  })
+
   it('reads what was acknowledged just before, however fast the next read comes (no stale snapshot)', async () => {
     for (let i = 0; i < 100; i++) {
       expect((await post(`${server.url}/write?precision=ms`, `fresh,k=k${i} v=${i} ${now + i}`)).status).toBe(204)

@@ -112,6 +112,18 @@ describe('checkpoints', () => {
   })
 })
 
+describe('cardinality in /stats', () => {
+  it('counts series created, in total and in the last minute', async () => {
+    server = await startTestServer()
+    await write(server, [`card,h=a v=1 ${T}`, `card,h=b v=1 ${T}`, `card,h=c v=1 ${T}`])
+    await write(server, [`card,h=a v=2 ${T + 1000}`])
+    const st = await storage(server)
+    expect(st.seriesCreated).toBe(3)
+    expect(st.seriesCreatedLastMinute).toBe(3)
+    expect((await get(`${server.url}/metrics`)).text).toMatch(/^ringest_series_created_total 3$/m)
+  })
+})
+
 describe('WAL bands', () => {
   it('splits a commit over several bands and reads each series back in write order, before and after a checkpoint', async () => {
     server = await startTestServer()

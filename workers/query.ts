@@ -15,7 +15,7 @@ import { workerData } from 'node:worker_threads'
 import type { QueryLimitsData, QueryOutcome, QueryTask, QueryWorkerData } from './shared.js'
 import { openStore } from './storage.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
-import { SampleLimitError, WalReader, readSamples } from './read.js'
+import { SampleLimitError, WalReader, readSamples, seriesWithSamples } from './read.js'
 import { PromQLError, compileMatcher, parseMatchers, queryInstant, queryRange, toPrometheusData, type Querier, type SeriesData } from '../src/promql/index.js'
 
 // Queries yield the CPU to ingestion: this thread runs at the lowest scheduling priority
@@ -71,10 +71,20 @@ class StoreQuerier implements Querier {
   }
 }
 
-function matchAll (match: string[], q: StoreQuerier): number[] | undefined {
+/**
+ * The series the match[] selectors select (undefined without any: every
+ * series), narrowed to those with samples between startMs and endMs when
+ * either is given. Without match[], labels and values come from the index
+ * whatever the time range (ringest keeps no per-label time bounds).
+ */
+function matchAll (match: string[], q: StoreQuerier, startMs?: number, endMs?: number): number[] | undefined {
   if (match.length === 0) return undefined
   const ids = new Set<number>()
   for (const m of match) for (const id of q.ids(parseMatchers(m))) ids.add(id)
+  if (startMs !== undefined || endMs !== undefined) {
+    const within = seriesWithSamples(store, wal, ids, startMs ?? -Infinity, endMs ?? Infinity)
+    return [...within].sort((a, b) => a - b)
+  }
   return [...ids].sort((a, b) => a - b)
 }
 
@@ -94,11 +104,11 @@ export default async function run (task: QueryTask): Promise<QueryOutcome> {
       case 'instant':
         return ok(toPrometheusData(await queryInstant(q, task.expr, task.timeMs, task.limits)), q)
       case 'series':
-        return ok(matchAll(task.match, q)!.map((id) => index.labels(id)), q)
+        return ok(matchAll(task.match, q, task.startMs, task.endMs)!.map((id) => index.labels(id)), q)
       case 'labels':
-        return ok(index.labelNames(matchAll(task.match, q)), q)
+        return ok(index.labelNames(matchAll(task.match, q, task.startMs, task.endMs)), q)
       case 'labelValues':
-        return ok(index.labelValues(task.name, matchAll(task.match, q)), q)
+        return ok(index.labelValues(task.name, matchAll(task.match, q, task.startMs, task.endMs)), q)
       case 'export': {
         const lines = q.load(matchAll(task.match, q)!, task.startMs, task.endMs).map(exportLine).sort()
         return { ok: true, body: lines.join(''), series: q.series, samples: q.samples }

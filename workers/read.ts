@@ -102,13 +102,7 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
     }
   }
   // The WAL: only the bands (runs of 4,096 series ids) that hold wanted series.
-  const bands: Array<[number, number]> = []
-  for (const id of ids) {
-    const b = bandOf(id)
-    const last = bands[bands.length - 1]
-    if (last !== undefined && b <= last[1]) last[1] = b + 1
-    else bands.push([b, b + 1])
-  }
+  const bands = bandsOf(ids)
   for (const w of wal.after(gen)) {
     for (const [fromBand, toBand] of bands) {
       const range = bandRange(w.segments, fromBand, toBand)
@@ -131,6 +125,56 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
   const out = new Map<number, SeriesSamples>()
   for (const [id, g] of gathered) out.set(id, g.finish())
   return out
+}
+
+/**
+ * The wanted series that have at least one sample in [minMs, maxMs] (either
+ * bound may be infinite): what /api/v1/series and the label endpoints answer
+ * when given start or end, as Prometheus does. Reads chunk headers, not
+ * samples, and the WAL bands of the wanted series.
+ */
+export function seriesWithSamples (store: Store, wal: WalReader, wanted: ReadonlySet<number>, minMs: number, maxMs: number): Set<number> {
+  const found = new Set<number>()
+  if (wanted.size === 0) return found
+  const range: { start?: Buffer, end?: Buffer, snapshot: false } = { snapshot: false }
+  if (Number.isFinite(minMs)) range.start = chunkKey(blockOf(minMs), 0, 0, 0)
+  if (Number.isFinite(maxMs)) range.end = chunkKey(blockOf(maxMs) + 1, 0, 0, 0)
+  const gen = checkpointGen(store)
+  for (const { key, value } of store.chunks.getRange(range)) {
+    const id = parseChunkKey(key).id
+    if (!wanted.has(id) || found.has(id)) continue
+    const h = chunkHeader(value)
+    if (h.maxTs >= minMs && h.minTs <= maxMs) found.add(id)
+  }
+  const ids = [...wanted].filter((id) => !found.has(id)).sort((a, b) => a - b)
+  for (const w of wal.after(gen)) {
+    for (const [fromBand, toBand] of bandsOf(ids)) {
+      const r = bandRange(w.segments, fromBand, toBand)
+      for (const { value: raw } of w.segments.getRange(r)) {
+        const h = segmentRange(raw)
+        if (h.maxTs < minMs || h.minTs > maxMs) continue
+        const seg = decodeSegment(raw)
+        for (let i = 0; i < seg.count; i++) {
+          const t = seg.ts[i]!
+          if (t >= minMs && t <= maxMs && wanted.has(seg.ids[i]!)) found.add(seg.ids[i]!)
+        }
+      }
+      if (r.start === undefined) break
+    }
+  }
+  return found
+}
+
+/** Runs of WAL bands [from, to) that hold the given ids (ascending). */
+function bandsOf (ids: readonly number[]): Array<[number, number]> {
+  const bands: Array<[number, number]> = []
+  for (const id of ids) {
+    const b = bandOf(id)
+    const last = bands[bands.length - 1]
+    if (last !== undefined && b <= last[1]) last[1] = b + 1
+    else bands.push([b, b + 1])
+  }
+  return bands
 }
 
 /** The first index whose time is >= t (times ascending). */

@@ -208,9 +208,9 @@ export interface QueryLimitsData { maxSeries: number, maxSamples: number, deadli
 export type QueryTask =
   | { kind: 'range', expr: string, startMs: number, endMs: number, stepMs: number, limits: QueryLimitsData }
   | { kind: 'instant', expr: string, timeMs: number, limits: QueryLimitsData }
-  | { kind: 'series', match: string[], limits: QueryLimitsData }
-  | { kind: 'labels', match: string[], limits: QueryLimitsData }
-  | { kind: 'labelValues', name: string, match: string[], limits: QueryLimitsData }
+  | { kind: 'series', match: string[], startMs?: number, endMs?: number, limits: QueryLimitsData }
+  | { kind: 'labels', match: string[], startMs?: number, endMs?: number, limits: QueryLimitsData }
+  | { kind: 'labelValues', name: string, match: string[], startMs?: number, endMs?: number, limits: QueryLimitsData }
   | { kind: 'export', match: string[], startMs: number, endMs: number, limits: QueryLimitsData }
 
 export type QueryOutcome =
