@@ -480,7 +480,16 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
   const fast = new FastHttp(fastApp, server, config)
 
   const { host, port } = parseListen(config.listen)
-  await fast.listen(port, host)
+  try {
+    await fast.listen(port, host)
+  } catch (err) {
+    // The store and the workers are up: close them, or they keep the process alive (a taken
+    // port left `ringest serve` hanging instead of exiting 1).
+    stats.unwatch()
+    await queries.close()
+    await engine.stop()
+    throw err
+  }
   const addr = fast.server.address() as AddressInfo
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
   log.info({ url, ack: config.ack, parseWorkers: config.parseWorkers }, 'listening')

@@ -64,3 +64,23 @@ it.each(['durable', 'committed', 'received'])('--ack %s: logs its configuration,
   expect(code).toBe(0)
   expect(s.lines.some((l) => l.msg === 'stopped')).toBe(true)
 })
+
+it('exits 1 with a clear message when the port is taken, instead of hanging with its workers up', async () => {
+  const s = await serve([])
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'ringest-cli-'))
+    dirs.push(dir)
+    const listen = new URL(s.url).host
+    const proc = spawn(process.execPath, [BIN, 'serve', '--listen', listen, '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+    const [code] = await once(proc, 'exit') as [number | null]
+    clearTimeout(timer)
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/failed to start: listen EADDRINUSE/)
+  } finally {
+    s.proc.kill('SIGTERM')
+    await s.exited
+  }
+})
