@@ -29,8 +29,8 @@ export class QueryService {
   failed = 0
   timedOut = 0
 
-  constructor (private readonly config: QueryConfig, log: Logger) {
-    const workerData: QueryWorkerData = { dataDir: config.dataDir, mapSizeBytes: config.mapSizeBytes, sync: config.ack === 'durable' }
+  constructor (private readonly config: QueryConfig, log: Logger, flushStats: SharedArrayBuffer) {
+    const workerData: QueryWorkerData = { dataDir: config.dataDir, mapSizeBytes: config.mapSizeBytes, sync: config.ack === 'durable', flushStats }
     this.pool = new Piscina({
       filename: new URL('../workers/query.js', import.meta.url).href,
       // Started on the first query and ended after a minute idle: an ingest-only server keeps no query thread.

@@ -60,7 +60,7 @@ function parseListen (listen: string): { host: string, port: number } {
 export async function startServer (config: ServerConfig, log: Logger): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true })
   const engine = await Engine.start(config, log)
-  const queries = new QueryService(config, log)
+  const queries = new QueryService(config, log, engine.flushStats.buffer as SharedArrayBuffer)
   const stats = new Stats()
   stats.watch(engine)
   let closing = false

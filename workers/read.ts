@@ -51,7 +51,7 @@ export class WalReader {
  * A checkpoint landing in between makes the same samples appear twice (in
  * chunks and in a WAL generation kept for a grace period); they merge away.
  */
-export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<number>, minMs: number, maxMs: number, maxSamples: number): Map<number, SeriesSamples> {
+export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<number>, minMs: number, maxMs: number, maxSamples: number, pace?: () => void): Map<number, SeriesSamples> {
   const gathered = new Map<number, Gather>()
   if (wanted.size === 0) return new Map()
   let total = 0
@@ -64,7 +64,9 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
     if ((total += n) > maxSamples) throw new SampleLimitError(maxSamples)
   }
   /** A chunk's samples in [minMs, maxMs], as views of the decoded arrays (a chunk's times ascend). */
+  let chunks = 0
   const addChunk = (id: number, value: Uint8Array): void => {
+    if (pace !== undefined && (++chunks & 255) === 0) pace()
     const h = chunkHeader(value)
     if (h.maxTs < minMs || h.minTs > maxMs) return
     const c = decodeChunk(value)
@@ -109,6 +111,7 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
       for (const { value: raw } of w.segments.getRange(range)) {
         const h = segmentRange(raw)
         if (h.maxTs < minMs || h.minTs > maxMs) continue
+        pace?.()
         const seg = decodeSegment(raw)
         for (let i = 0; i < seg.count; i++) {
           const id = seg.ids[i]!

@@ -201,7 +201,13 @@ export interface TaskOutcome {
 // --- query workers (workers/query.ts) ---
 
 /** sync must match the flush worker's: lmdb-js shares one environment per process and refuses a different setting. */
-export interface QueryWorkerData { dataDir: string, mapSizeBytes: number, sync: boolean }
+export interface QueryWorkerData {
+  dataDir: string
+  mapSizeBytes: number
+  sync: boolean
+  /** The flush worker's FLUSH_STATS (read only): a query slows itself down while commits are happening (workers/query.ts). */
+  flushStats: SharedArrayBuffer
+}
 
 export interface QueryLimitsData { maxSeries: number, maxSamples: number, deadlineMs: number }
 

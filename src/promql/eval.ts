@@ -65,6 +65,7 @@ export class Evaluator {
 
   checkDeadline (): void {
     if (Date.now() > this.limits.deadlineMs) throw new PromQLError('timeout', 'query timed out in expression evaluation')
+    this.limits.pace?.()
   }
 
   /** Cheap enough for inner loops: looks at the clock every DEADLINE_CHECK_EVERY calls. */

@@ -27,6 +27,8 @@ export interface QueryLimits {
   maxSamples: number
   /** Absolute Date.now() deadline. */
   deadlineMs: number
+  /** Called every few thousand steps of evaluation; may block to give the CPU away (workers/query.ts). */
+  pace?: () => void
 }
 
 /** Prometheus's errorType values the engine can produce. HTTP: bad_data 400, execution 422, timeout 503. */
