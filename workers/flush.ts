@@ -21,7 +21,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
 import { ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
-import { STORAGE_FORMAT, checkpointGen, bandOf, encodeSegment, segmentRange, listWalGens, openStore, openWal, removeWal, scanWal, segmentBytes, segmentKey, type Wal } from './storage.js'
+import { STORAGE_FORMAT, checkpointGen, bandOf, encodeSegment, idRange, segmentRange, listWalGens, openStore, openWal, removeWal, scanWal, segmentBytes, segmentKey, type Wal } from './storage.js'
 import { deleteExpiredBlocks, deleteUnfinishedChunks, writeCheckpoint } from './checkpoint.js'
 
 const data = workerData as FlushWorkerData
@@ -236,13 +236,7 @@ let byBand = { ids: new Uint32Array(0), ts: new Float64Array(0), vals: new Float
  * them; returns the last put (all are in one transaction) and the bytes.
  */
 function putSegments (into: Buffer, seq: number): { written: Promise<unknown> & { flushed?: Promise<unknown> }, bytes: number } {
-  let minId = 0xffffffff
-  let maxId = 0
-  for (let i = 0; i < count; i++) {
-    const id = ids[i]!
-    if (id < minId) minId = id
-    if (id > maxId) maxId = id
-  }
+  const { minId, maxId } = idRange(ids, count)
   const first = bandOf(minId)
   const bands = bandOf(maxId) - first + 1
   if (bands === 1) {

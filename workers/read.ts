@@ -70,8 +70,8 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
     const h = chunkHeader(value)
     if (h.maxTs < minMs || h.minTs > maxMs) return
     const c = decodeChunk(value)
-    const lo = h.minTs >= minMs ? 0 : firstAtOrAfter(c.timestamps, minMs)
-    const hi = h.maxTs <= maxMs ? c.timestamps.length : firstAfter(c.timestamps, maxMs)
+    const lo = h.minTs >= minMs ? 0 : firstIndex(c.timestamps, minMs, false)
+    const hi = h.maxTs <= maxMs ? c.timestamps.length : firstIndex(c.timestamps, maxMs, true)
     if (hi <= lo) return
     count(hi - lo)
     gather(id).part(c.timestamps.subarray(lo, hi), c.values.subarray(lo, hi))
@@ -180,25 +180,13 @@ function bandsOf (ids: readonly number[]): Array<[number, number]> {
   return bands
 }
 
-/** The first index whose time is >= t (times ascending). */
-function firstAtOrAfter (ts: Float64Array, t: number): number {
+/** The first index whose time is >= t, or > t if `after` (times ascending): a binary search. */
+function firstIndex (ts: Float64Array, t: number, after: boolean): number {
   let lo = 0
   let hi = ts.length
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (ts[mid]! < t) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
-
-/** The first index whose time is > t (times ascending). */
-function firstAfter (ts: Float64Array, t: number): number {
-  let lo = 0
-  let hi = ts.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (ts[mid]! <= t) lo = mid + 1
+    if (ts[mid]! < t || (after && ts[mid] === t)) lo = mid + 1
     else hi = mid
   }
   return lo

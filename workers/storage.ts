@@ -244,6 +244,18 @@ export function segmentBytes (count: number): number {
   return SEGMENT_HEADER_BYTES + ((count * 4 + 7) & ~7) + count * 16
 }
 
+/** The smallest and largest of the first `count` series ids. */
+export function idRange (ids: Uint32Array, count: number): { minId: number, maxId: number } {
+  let minId = 0xffffffff
+  let maxId = 0
+  for (let i = 0; i < count; i++) {
+    const id = ids[i]!
+    if (id < minId) minId = id
+    if (id > maxId) maxId = id
+  }
+  return { minId, maxId }
+}
+
 /** Encodes into `into` (8-aligned, at least segmentBytes(count) long) or a new buffer; returns the exact-length view. */
 export function encodeSegment (ids: Uint32Array, ts: Float64Array, values: Float64Array, count: number, minTs: number, maxTs: number, into?: Buffer): Buffer {
   const size = segmentBytes(count)
@@ -253,13 +265,7 @@ export function encodeSegment (ids: Uint32Array, ts: Float64Array, values: Float
   dv.setUint32(4, count, true)
   dv.setFloat64(8, minTs, true)
   dv.setFloat64(16, maxTs, true)
-  let minId = 0xffffffff
-  let maxId = 0
-  for (let i = 0; i < count; i++) {
-    const id = ids[i]!
-    if (id < minId) minId = id
-    if (id > maxId) maxId = id
-  }
+  const { minId, maxId } = idRange(ids, count)
   dv.setUint32(24, count === 0 ? 0 : minId, true)
   dv.setUint32(28, maxId, true)
   const idsAt = SEGMENT_HEADER_BYTES
