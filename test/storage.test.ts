@@ -112,6 +112,27 @@ describe('checkpoints', () => {
   })
 })
 
+describe('time cuts inside chunks', () => {
+  it('export keeps both bounds inclusive, from the WAL and from chunks alike', async () => {
+    server = await startTestServer()
+    await write(server, Array.from({ length: 10 }, (_, i) => `cut v=${i} ${T + i * 10_000}`))
+    const range = async (fromMs: number, toMs: number): Promise<number[]> => {
+      const out = await exportSeries(server!.url, 'cut_v', `&start=${fromMs / 1000}&end=${toMs / 1000}`)
+      return out.length === 0 ? [] : out[0]!.values
+    }
+    const check = async (): Promise<void> => {
+      expect(await range(T + 10_000, T + 30_000)).toEqual([1, 2, 3]) // on samples: both kept
+      expect(await range(T + 10_001, T + 29_999)).toEqual([2]) // between samples
+      expect(await range(T, T + 90_000)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+      expect(await range(T + 90_000, T + 200_000)).toEqual([9])
+      expect(await range(T - 5_000, T - 1)).toEqual([])
+    }
+    await check()
+    await checkpointed(server, 0)
+    await check()
+  })
+})
+
 describe('cardinality in /stats', () => {
   it('counts series created, in total and in the last minute', async () => {
     server = await startTestServer()
