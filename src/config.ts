@@ -157,6 +157,11 @@ export const OPTIONS = {
     default: 64 * 1024 * 1024 * 1024, // 64 GiB of address space; the file is sparse
     doc: 'LMDB map size: the largest the store may grow to. Reserves address space, not disk.',
   },
+  storePageBytes: {
+    flag: '--store-page-bytes', env: 'RINGEST_STORE_PAGE_BYTES', type: 'bytes', min: 4 * KiB, max: 64 * KiB, powerOfTwo: true,
+    default: 4 * 1024, // 4 KiB
+    doc: 'LMDB page size of a new store (an existing store keeps its own). 16KiB stores 10-15 % fewer bytes a sample (chunks of a few hundred bytes leave less of a page empty) but queries read about 40 % slower; measured in the README.',
+  },
   requestTimeoutMs: {
     flag: '--request-timeout-ms', env: 'RINGEST_REQUEST_TIMEOUT_MS', type: 'duration-ms', min: 1, max: 1 * HOUR,
     default: 30_000, // 30 s

@@ -30,6 +30,7 @@ export interface EngineConfig {
   retention: number
   oooWindowMs: number
   mapSizeBytes: number
+  storePageBytes: number
   /** At stop, a WAL of more samples is left for the next start instead of checkpointed (not a CLI option; tests lower it). Default 4 Mi. */
   stopCheckpointSamples?: number
 }
@@ -138,6 +139,7 @@ export class Engine {
       stats: buffers.stats,
       dataDir: config.dataDir,
       mapSizeBytes: config.mapSizeBytes,
+      storePageBytes: config.storePageBytes,
       ack: config.ack,
       flushMaxSamples: config.flushMaxSamples,
       flushDelayMs: config.flushDelayMs,

@@ -29,7 +29,7 @@ const control = new Int32Array(data.control)
 const stats = new Float64Array(data.stats)
 const doorbell = new Doorbell(data.doorbell)
 const consumers = data.rings.map((r) => new RingConsumer(r))
-const store = openStore(data.dataDir, { mapSizeBytes: data.mapSizeBytes, sync: data.ack === 'durable' })
+const store = openStore(data.dataDir, { mapSizeBytes: data.mapSizeBytes, sync: data.ack === 'durable', pageBytes: data.storePageBytes })
 
 /** Rotated WAL generations waiting for the next checkpoint, and the closes of their write handles. */
 const walsToCheckpoint: number[] = []

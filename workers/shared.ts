@@ -125,6 +125,8 @@ export interface FlushWorkerData {
   stats: SharedArrayBuffer
   dataDir: string
   mapSizeBytes: number
+  /** Page size of a new store (--store-page-bytes). */
+  storePageBytes: number
   ack: 'durable' | 'committed' | 'received'
   flushMaxSamples: number
   flushDelayMs: number

@@ -66,6 +66,8 @@ export interface Wal {
 
 export interface StoreOptions {
   mapSizeBytes: number
+  /** Page size if the store is created now (an existing one keeps its own); LMDB's default (4 KiB) if absent. */
+  pageBytes?: number
   /** fsync on commit (ack durable); otherwise the OS writes pages back when it likes. */
   sync: boolean
 }
@@ -90,17 +92,18 @@ function openEnv (path: string, options: StoreOptions, mapSizeBytes: number, pag
 }
 
 /**
- * Page size of a new store (an existing one keeps the size it was made with).
- * Chunks are a few hundred bytes, and a 4 KiB page holding a handful of them
- * leaves a large share of itself empty: `bench/disk.sh 20000000 10000`, same
- * code, 1.792 bytes a sample with 4 KiB pages, 1.609 with 16 KiB, 1.624 with
- * 64 KiB (and a slower checkpoint). The WAL keeps the default: its values
+ * The page size (StoreOptions.pageBytes, --store-page-bytes) trades disk for
+ * read speed. Chunks are a few hundred bytes, and a 4 KiB page holding a
+ * handful of them leaves more of itself empty: `bench/disk.sh 20000000
+ * 10000`, same code, 1.792 bytes a sample with 4 KiB pages, 1.609 with 16
+ * KiB, 1.624 with 64 KiB. But the 10,000-series query read 35-45 % slower
+ * from 8 or 16 KiB pages (lmdb-js, same data; not investigated further), so
+ * the default stays LMDB's 4 KiB. The WAL always uses the default: its values
  * are whole segments, in overflow pages.
  */
-const STORE_PAGE_BYTES = 16 * 1024
 
 export function openStore (dataDir: string, options: StoreOptions): Store {
-  const env = openEnv(dataDir, options, options.mapSizeBytes, STORE_PAGE_BYTES)
+  const env = openEnv(dataDir, options, options.mapSizeBytes, options.pageBytes)
   const series = env.openDB<string, number>({ name: 'series', keyEncoding: 'uint32', encoding: 'string', cache: false })
   const chunks = env.openDB<Buffer, Buffer>({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary', cache: false })
   const meta = env.openDB<unknown, string>({ name: 'meta', cache: false })
