@@ -65,7 +65,7 @@ describe('the option table', () => {
       oooWindowMs: 3_600_000,
       shutdownTimeoutMs: 10_000,
       mapSizeBytes: 64 * 1024 ** 3,
-      storePageBytes: 4096,
+      storePageBytes: 16384,
       requestTimeoutMs: 30_000,
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 65_000,
