@@ -125,10 +125,18 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
       if (range.start === undefined) break // the whole generation was read (written before bands)
     }
   }
+  // Series made of several parts are joined into one shared pair of arrays (two allocations
+  // for the whole read instead of two per series: with 10,000 series over two blocks, the
+  // per-series ones cost about a quarter of the query in allocation and GC).
+  let joined = 0
+  for (const g of gathered.values()) joined += g.joinedLength()
+  const arena: Arena = { ts: new Float64Array(joined), values: new Float64Array(joined), at: 0 }
   const out = new Map<number, SeriesSamples>()
-  for (const [id, g] of gathered) out.set(id, g.finish())
+  for (const [id, g] of gathered) out.set(id, g.finish(arena))
   return out
 }
+
+interface Arena { ts: Float64Array, values: Float64Array, at: number }
 
 /**
  * The wanted series that have at least one sample in [minMs, maxMs] (either
@@ -231,8 +239,17 @@ class Gather {
     this.tailN = 0
   }
 
-  finish (): SeriesSamples {
+  /** Samples finish() will copy into the arena: those of a series of several parts. */
+  joinedLength (): number {
     this.flushTail()
+    if (this.parts.length < 2) return 0
+    let n = 0
+    for (const p of this.parts) n += p.ts.length
+    return n
+  }
+
+  /** Call joinedLength() first, for every series, to size the arena. */
+  finish (arena: Arena): SeriesSamples {
     const parts = this.parts
     if (parts.length === 1) {
       const p = parts[0]!
@@ -240,8 +257,9 @@ class Gather {
     }
     let n = 0
     for (const p of parts) n += p.ts.length
-    const ts = new Float64Array(n)
-    const values = new Float64Array(n)
+    const ts = arena.ts.subarray(arena.at, arena.at + n)
+    const values = arena.values.subarray(arena.at, arena.at + n)
+    arena.at += n
     let at = 0
     let ordered = true
     for (const p of parts) {
