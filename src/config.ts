@@ -182,6 +182,11 @@ export const OPTIONS = {
     default: 1, // threads
     doc: 'Query worker threads (PromQL, series and label lookups, export); queries never run on the main thread.',
   },
+  queryCpuPercent: {
+    flag: '--query-cpu-percent', env: 'RINGEST_QUERY_CPU_PERCENT', type: 'integer', min: 1, max: 100,
+    default: 10, // percent of a core
+    doc: 'While ingest is committing, a query worker runs at most this share of a core (it runs, then sleeps, in 30 ms cycles); an idle server runs queries at full speed. 100 turns pacing off. Lower protects ingest, higher answers queries sooner under load.',
+  },
   queryTimeoutMs: {
     flag: '--query-timeout-ms', env: 'RINGEST_QUERY_TIMEOUT_MS', type: 'duration-ms', min: 1, max: 1 * HOUR,
     default: 30_000, // 30 s

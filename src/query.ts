@@ -13,6 +13,7 @@ export interface QueryConfig {
   ack: 'durable' | 'committed' | 'received'
   mapSizeBytes: number
   queryWorkers: number
+  queryCpuPercent: number
   queryTimeoutMs: number
   queryMaxSeries: number
   queryMaxSamples: number
@@ -30,7 +31,7 @@ export class QueryService {
   timedOut = 0
 
   constructor (private readonly config: QueryConfig, log: Logger, flushStats: SharedArrayBuffer) {
-    const workerData: QueryWorkerData = { dataDir: config.dataDir, mapSizeBytes: config.mapSizeBytes, sync: config.ack === 'durable', flushStats }
+    const workerData: QueryWorkerData = { dataDir: config.dataDir, mapSizeBytes: config.mapSizeBytes, sync: config.ack === 'durable', flushStats, cpuPercent: config.queryCpuPercent }
     this.pool = new Piscina({
       filename: new URL('../workers/query.js', import.meta.url).href,
       // Started on the first query and ended after a minute idle: an ingest-only server keeps no query thread.

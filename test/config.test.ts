@@ -70,6 +70,7 @@ describe('the option table', () => {
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 65_000,
       queryWorkers: 1,
+      queryCpuPercent: 10,
       queryTimeoutMs: 30_000,
       queryMaxSeries: 1_000_000,
       queryMaxSamples: 50_000_000,

@@ -26,26 +26,29 @@ try {
   if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19)
 } catch { /* not Linux, or not permitted: queries run at normal priority */ }
 
-const { dataDir, mapSizeBytes, sync, flushStats } = workerData as QueryWorkerData
+const { dataDir, mapSizeBytes, sync, flushStats, cpuPercent } = workerData as QueryWorkerData
 const flush = new Float64Array(flushStats)
 
 /**
  * Pacing. nice 19 is not enough: at 100-line ingest on 2 cores, ingest is
  * bound by the latency of its thread-to-thread hand-offs (parse, flush,
  * commit, watermark), not by CPU, so a query that only takes the idle CPU
- * still halved it (measured 2.09 M -> 0.97 M samples/s, and SCHED_IDLE did
- * no better). While commits are happening (one in the last 250 ms), a query
- * therefore runs PACE_RUN_MS, then sleeps PACE_SLEEP_MS: a quarter of a core
- * at most. An idle server runs queries at full speed.
+ * still slowed it (measured 0.72x samples/s, and SCHED_IDLE did no better).
+ * While commits are happening (one in the last 250 ms), a query runs
+ * --query-cpu-percent of each PACE_CYCLE_MS and sleeps the rest; an idle
+ * server runs queries at full speed. Measured with `npm run bench:query --
+ * --ingest-impact`: a quarter of a core gave 0.91, 0.89 and 0.78x; a tenth,
+ * 1.00 and 1.08x (the default).
  */
-const PACE_RUN_MS = 5
-const PACE_SLEEP_MS = 15
+const PACE_CYCLE_MS = 30
+const PACE_RUN_MS = Math.max(1, PACE_CYCLE_MS * cpuPercent / 100)
+const PACE_SLEEP_MS = PACE_CYCLE_MS - PACE_RUN_MS
 const INGEST_ACTIVE_MS = 250
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
 let runningSince = performance.now()
 function pace (): void {
   const now = performance.now()
-  if (now - runningSince < PACE_RUN_MS) return
+  if (now - runningSince < PACE_RUN_MS || PACE_SLEEP_MS <= 0) return
   if (Date.now() - flush[FlushStat.LAST_COMMIT_AT_MS]! < INGEST_ACTIVE_MS) {
     Atomics.wait(sleeper, 0, 0, PACE_SLEEP_MS)
   }

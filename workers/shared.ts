@@ -209,6 +209,8 @@ export interface QueryWorkerData {
   sync: boolean
   /** The flush worker's FLUSH_STATS (read only): a query slows itself down while commits are happening (workers/query.ts). */
   flushStats: SharedArrayBuffer
+  /** --query-cpu-percent: the share of a core a query may use while commits are happening. */
+  cpuPercent: number
 }
 
 export interface QueryLimitsData { maxSeries: number, maxSamples: number, deadlineMs: number }
