@@ -41,7 +41,9 @@ const flush = new Float64Array(flushStats)
  * 1.00 and 1.08x (the default).
  */
 const PACE_CYCLE_MS = 30
-const PACE_RUN_MS = Math.max(1, PACE_CYCLE_MS * cpuPercent / 100)
+// A share that is not a number in [1, 100] turns pacing off (never a NaN sleep, which would be forever).
+const share = Number.isFinite(cpuPercent) && cpuPercent >= 1 && cpuPercent <= 100 ? cpuPercent : 100
+const PACE_RUN_MS = Math.max(1, PACE_CYCLE_MS * share / 100)
 const PACE_SLEEP_MS = PACE_CYCLE_MS - PACE_RUN_MS
 const INGEST_ACTIVE_MS = 250
 const sleeper = new Int32Array(new SharedArrayBuffer(4))

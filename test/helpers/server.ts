@@ -8,9 +8,17 @@ import { join } from 'node:path'
 import pino from 'pino'
 import { request } from 'undici'
 import { startServer, type RunningServer, type ServerConfig } from '../../dist/src/server.js'
+import { loadConfig } from '../../dist/src/config.js'
 
-/** Small, fast settings shared with the child-process fixture (test/fixtures/test-config.json). */
-const BASE: Omit<ServerConfig, 'dataDir'> = JSON.parse(readFileSync(new URL('../fixtures/test-config.json', import.meta.url), 'utf8'))
+/**
+ * Small, fast settings shared with the child-process fixture (test/fixtures/test-config.json),
+ * over the defaults of every option (so an option added later is never missing here: a
+ * missing --query-cpu-percent once made every query sleep forever).
+ */
+const BASE: Omit<ServerConfig, 'dataDir'> = {
+  ...loadConfig([], {}),
+  ...JSON.parse(readFileSync(new URL('../fixtures/test-config.json', import.meta.url), 'utf8')),
+}
 
 export const testConfig = (dataDir: string, overrides: Partial<ServerConfig> = {}): ServerConfig => ({ ...BASE, dataDir, ...overrides })
 
