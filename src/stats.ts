@@ -33,14 +33,14 @@ export class Stats {
   readonly endpoints: Record<string, EndpointCounters> = {}
   inflightRequests = 0
   inflightBytes = 0
-  /** Series-created counter read once a second: [Date.now(), count], oldest first. */
-  private readonly seriesHistory: Array<[number, number]> = []
+  /** The series-created counter, read once a second, oldest first. */
+  private readonly seriesHistory: number[] = []
   private timer: NodeJS.Timeout | undefined
 
   /** Starts reading the engine's counters once a second (for the per-minute figures). */
   watch (engine: Engine): void {
     const read = (): void => {
-      this.seriesHistory.push([Date.now(), engine.flushStats[FlushStat.SERIES_CREATED]!])
+      this.seriesHistory.push(engine.flushStats[FlushStat.SERIES_CREATED]!)
       if (this.seriesHistory.length > HISTORY_SECONDS + 1) this.seriesHistory.shift()
     }
     read()
@@ -58,7 +58,7 @@ export class Stats {
   seriesCreatedLastMinute (engine: Engine): number {
     const now = engine.flushStats[FlushStat.SERIES_CREATED]!
     const oldest = this.seriesHistory[0]
-    return oldest === undefined ? now : now - oldest[1]
+    return oldest === undefined ? now : now - oldest
   }
 
   endpoint (name: string): EndpointCounters {

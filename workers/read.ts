@@ -4,7 +4,7 @@
  * checkpointed). Export and the query engine call it from any thread.
  */
 import { decodeChunk, chunkHeader } from './chunk/codec.js'
-import { bandOf, bandRange, blockOf, checkpointGen, chunkKey, decodeSegment, listWalGens, openWal, parseChunkKey, segmentRange, type Store, type StoreOptions, type Wal } from './storage.js'
+import { bandOf, bandRanges, blockOf, checkpointGen, chunkKey, decodeSegment, listWalGens, openWal, parseChunkKey, segmentRange, type Store, type StoreOptions, type Wal } from './storage.js'
 
 export interface SeriesSamples { ts: Float64Array, values: Float64Array }
 
@@ -103,28 +103,7 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
       }
     }
   }
-  // The WAL: only the bands (runs of 4,096 series ids) that hold wanted series.
-  const bands = bandsOf(ids)
-  for (const w of wal.after(gen)) {
-    for (const [fromBand, toBand] of bands) {
-      const range = bandRange(w.segments, fromBand, toBand)
-      for (const { value: raw } of w.segments.getRange(range)) {
-        const h = segmentRange(raw)
-        if (h.maxTs < minMs || h.minTs > maxMs) continue
-        pace?.()
-        const seg = decodeSegment(raw)
-        for (let i = 0; i < seg.count; i++) {
-          const id = seg.ids[i]!
-          if (!wanted.has(id)) continue
-          const t = seg.ts[i]!
-          if (t < minMs || t > maxMs) continue
-          count(1)
-          gather(id).sample(t, seg.values[i]!)
-        }
-      }
-      if (range.start === undefined) break // the whole generation was read (written before bands)
-    }
-  }
+  forEachWalSample(wal, gen, ids, wanted, minMs, maxMs, (id, t, v) => { count(1); gather(id).sample(t, v) }, pace)
   // Series made of several parts are joined into one shared pair of arrays (two allocations
   // for the whole read instead of two per series: with 10,000 series over two blocks, the
   // per-series ones cost about a quarter of the query in allocation and GC).
@@ -158,22 +137,34 @@ export function seriesWithSamples (store: Store, wal: WalReader, wanted: Readonl
     if (h.maxTs >= minMs && h.minTs <= maxMs) found.add(id)
   }
   const ids = [...wanted].filter((id) => !found.has(id)).sort((a, b) => a - b)
+  forEachWalSample(wal, gen, ids, wanted, minMs, maxMs, (id) => { found.add(id) })
+  return found
+}
+
+/**
+ * Each WAL sample of the wanted series in [minMs, maxMs], from the
+ * generations after `gen`, in commit order: only the bands (runs of 4,096
+ * series ids) of `ids` (ascending) are read. `pace` runs before each segment.
+ */
+function forEachWalSample (wal: WalReader, gen: number, ids: readonly number[], wanted: ReadonlySet<number>, minMs: number, maxMs: number, fn: (id: number, t: number, v: number) => void, pace?: () => void): void {
+  const bands = bandsOf(ids)
+  if (bands.length === 0) return
   for (const w of wal.after(gen)) {
-    for (const [fromBand, toBand] of bandsOf(ids)) {
-      const r = bandRange(w.segments, fromBand, toBand)
-      for (const { value: raw } of w.segments.getRange(r)) {
+    for (const range of bandRanges(w.segments, bands)) {
+      for (const { value: raw } of w.segments.getRange(range)) {
         const h = segmentRange(raw)
         if (h.maxTs < minMs || h.minTs > maxMs) continue
+        pace?.()
         const seg = decodeSegment(raw)
         for (let i = 0; i < seg.count; i++) {
+          const id = seg.ids[i]!
+          if (!wanted.has(id)) continue
           const t = seg.ts[i]!
-          if (t >= minMs && t <= maxMs && wanted.has(seg.ids[i]!)) found.add(seg.ids[i]!)
+          if (t >= minMs && t <= maxMs) fn(id, t, seg.values[i]!)
         }
       }
-      if (r.start === undefined) break
     }
   }
-  return found
 }
 
 /** Runs of WAL bands [from, to) that hold the given ids (ascending). */
