@@ -142,6 +142,16 @@ export const OPTIONS = {
     default: 30 * DAY, // 30 d
     doc: 'Samples older than this are deleted, a whole 2-hour block at a time (checked every minute). 0 keeps everything. A bare number is milliseconds; write 30d, 12h, 90m.',
   },
+  rollup5mRetention: {
+    flag: '--rollup-5m-retention', env: 'RINGEST_ROLLUP_5M_RETENTION', type: 'duration-ms', min: 0, max: 100 * 365 * DAY,
+    default: 0, // off
+    doc: 'Keep 5-minute rollups (count, sum, min, max, last of each series per 5 min) this long; 0 = none. They are computed once a 2-hour block is complete and serve queries whose step is 25 min or more, or that reach past --retention. Costs about 15 bytes per series per 5 min on disk.',
+  },
+  rollup1hRetention: {
+    flag: '--rollup-1h-retention', env: 'RINGEST_ROLLUP_1H_RETENTION', type: 'duration-ms', min: 0, max: 100 * 365 * DAY,
+    default: 0, // off
+    doc: 'Keep 1-hour rollups this long; 0 = none. Computed from the 5-minute ones a day at a time, so it needs --rollup-5m-retention of 2d or more; serve queries whose step is 5 h or more.',
+  },
   oooWindowMs: {
     flag: '--ooo-window-ms', env: 'RINGEST_OOO_WINDOW_MS', type: 'duration-ms', min: 0, max: 100 * 365 * DAY,
     default: 1 * HOUR, // 1 h
@@ -317,6 +327,14 @@ function checkRelations (config: Config, sources: Partial<Record<OptionName, Con
       `headersTimeoutMs (${formatDuration(config.headersTimeoutMs)}, from ${from('headersTimeoutMs')}) is longer than requestTimeoutMs ` +
       `(${formatDuration(config.requestTimeoutMs)}, from ${from('requestTimeoutMs')}); Node.js requires headers timeout <= request timeout. ` +
       `Fix: lower ${OPTIONS.headersTimeoutMs.flag} or raise ${OPTIONS.requestTimeoutMs.flag}.`,
+      option, sources[option])
+  }
+  if (config.rollup1hRetention > 0 && config.rollup5mRetention < 2 * DAY) {
+    const option = blame('rollup1hRetention', 'rollup5mRetention')
+    throw new ConfigError(
+      `rollup1hRetention (${formatDuration(config.rollup1hRetention)}, from ${from('rollup1hRetention')}) needs rollup5mRetention of at least 2d ` +
+      `(it is ${formatDuration(config.rollup5mRetention)}, from ${from('rollup5mRetention')}): 1-hour rollups are computed from the 5-minute ones of a whole day. ` +
+      `Fix: set ${OPTIONS.rollup5mRetention.flag} 2d or more, or ${OPTIONS.rollup1hRetention.flag} 0.`,
       option, sources[option])
   }
   if (config.maxInflightBytes < config.maxBodyBytes) {

@@ -28,6 +28,8 @@ export interface EngineConfig {
   checkpointSamples: number
   checkpointIdleMs: number
   retention: number
+  rollup5mRetention: number
+  rollup1hRetention: number
   oooWindowMs: number
   mapSizeBytes: number
   storePageBytes: number
@@ -148,6 +150,7 @@ export class Engine {
       stopCheckpointSamples: config.stopCheckpointSamples ?? STOP_CHECKPOINT_SAMPLES,
       retentionMs: config.retention,
       oooWindowMs: config.oooWindowMs,
+      rollupRetentionMs: [config.rollup5mRetention, config.rollup1hRetention],
     }
     const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: 96 } })
     const ready = await new Promise<{ series: number, replayed: number, replayMs: number, walGen: number, unfinishedChunks: number }>((resolve, reject) => {

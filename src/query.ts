@@ -14,6 +14,7 @@ export interface QueryConfig {
   mapSizeBytes: number
   queryWorkers: number
   queryCpuPercent: number
+  retention: number
   queryTimeoutMs: number
   queryMaxSeries: number
   queryMaxSamples: number
@@ -31,7 +32,7 @@ export class QueryService {
   timedOut = 0
 
   constructor (private readonly config: QueryConfig, log: Logger, flushStats: SharedArrayBuffer) {
-    const workerData: QueryWorkerData = { dataDir: config.dataDir, mapSizeBytes: config.mapSizeBytes, sync: config.ack === 'durable', flushStats, cpuPercent: config.queryCpuPercent }
+    const workerData: QueryWorkerData = { dataDir: config.dataDir, mapSizeBytes: config.mapSizeBytes, sync: config.ack === 'durable', flushStats, cpuPercent: config.queryCpuPercent, retentionMs: config.retention }
     this.pool = new Piscina({
       filename: new URL('../workers/query.js', import.meta.url).href,
       // Started on the first query and ended after a minute idle: an ingest-only server keeps no query thread.

@@ -330,6 +330,20 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     return r
   }
 
+  /**
+   * max_source_resolution (Thanos's name for it): the coarsest rollup a query
+   * may read. raw (or 0s) = raw samples only; 5m, 1h or any duration = rollups
+   * up to it; auto (or absent) = whatever the step allows.
+   */
+  const maxSourceResolution = (p: URLSearchParams): { maxSourceResolutionMs?: number } => {
+    const v = p.get('max_source_resolution') ?? ''
+    if (v === '' || v === 'auto') return {}
+    if (v === 'raw') return { maxSourceResolutionMs: 0 }
+    const ms = parseDurationParam(v)
+    if (!(ms >= 0)) throw new ParamError(`invalid parameter "max_source_resolution": ${JSON.stringify(v)} is not raw, auto or a duration such as 5m or 1h`)
+    return { maxSourceResolutionMs: ms }
+  }
+
   const queryRoutes: Record<string, (p: URLSearchParams) => QueryRequest> = {
     '/api/v1/query_range': (p) => {
       const expr = p.get('query') ?? ''
@@ -338,9 +352,9 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
       const stepMs = parseDurationParam(p.get('step') ?? '')
       if (!(stepMs > 0)) throw new ParamError('invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer')
       if (endMs < startMs) throw new ParamError('invalid parameter "end": end timestamp must not be before start time')
-      return { kind: 'range', expr, startMs, endMs, stepMs }
+      return { kind: 'range', expr, startMs, endMs, stepMs, ...maxSourceResolution(p) }
     },
-    '/api/v1/query': (p) => ({ kind: 'instant', expr: p.get('query') ?? '', timeMs: promTime(p, 'time', Date.now()) }),
+    '/api/v1/query': (p) => ({ kind: 'instant', expr: p.get('query') ?? '', timeMs: promTime(p, 'time', Date.now()), ...maxSourceResolution(p) }),
     '/api/v1/series': (p) => {
       const match = matchParams(p)
       if (match.length === 0) throw new ParamError('no match[] parameter provided')

@@ -129,6 +129,9 @@ export class Stats {
         chunkBytesWritten: f[FlushStat.CHUNK_BYTES_WRITTEN],
         chunksExpired: f[FlushStat.EXPIRED_CHUNKS],
         checkpointStallMs: f[FlushStat.CHECKPOINT_STALL_MS],
+        rollupRowsWritten: f[FlushStat.ROLLUP_ROWS],
+        rollupsThrough: f[FlushStat.ROLLUP_THROUGH_MS]! === 0 ? null : new Date(f[FlushStat.ROLLUP_THROUGH_MS]!).toISOString(),
+        lastRollupMs: f[FlushStat.LAST_ROLLUP_MS],
         replayedSamples: f[FlushStat.REPLAYED_SAMPLES],
         replayMs: f[FlushStat.REPLAY_MS],
       },
@@ -176,6 +179,10 @@ export class Stats {
     out.push(`ringest_checkpoint_stall_seconds_total ${f[FlushStat.CHECKPOINT_STALL_MS]! / 1000}`)
     family('ringest_samples_dropped_total', 'counter', 'Samples acknowledged but not stored, by reason (too_old: behind --ooo-window-ms).')
     out.push(`ringest_samples_dropped_total{reason="too_old"} ${f[FlushStat.SAMPLES_TOO_OLD]}`)
+    family('ringest_rollup_rows_written_total', 'counter', 'Rollup rows (one series, one 2-hour block or day) written since start.')
+    out.push(`ringest_rollup_rows_written_total ${f[FlushStat.ROLLUP_ROWS]}`)
+    family('ringest_rollup_lag_seconds', 'gauge', 'How far behind now the 5-minute rollups are complete (0 when rollups are off or none is done yet); above 2 h plus --ooo-window-ms means they are falling behind.')
+    out.push(`ringest_rollup_lag_seconds ${f[FlushStat.ROLLUP_THROUGH_MS]! === 0 ? 0 : (Date.now() - f[FlushStat.ROLLUP_THROUGH_MS]!) / 1000}`)
     family('ringest_series', 'gauge', 'Series in the index.')
     out.push(`ringest_series ${s.storage.series}`)
     family('ringest_series_created_total', 'counter', 'Series created since start (new series per minute: rate of this, or seriesCreatedLastMinute in /stats).')

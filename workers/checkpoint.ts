@@ -35,6 +35,8 @@ export interface CheckpointResult {
   series: number
   chunksWritten: number
   bytes: number
+  /** The blocks it wrote chunks into, ascending. */
+  blocks: number[]
   /** The last write (its `.flushed` is when it is durable); undefined if nothing was written. */
   last: (Promise<unknown> & { flushed?: Promise<unknown> }) | undefined
 }
@@ -60,7 +62,7 @@ async function forEachSegment (dataDir: string, gens: number[], options: StoreOp
  * for `last` before recording the checkpoint.
  */
 export async function writeCheckpoint (store: Store, dataDir: string, gens: number[], options: StoreOptions, gen: number, maxSeriesId: number, yieldTurn: () => Promise<void>): Promise<CheckpointResult> {
-  const result: CheckpointResult = { samples: 0, series: 0, chunksWritten: 0, bytes: 0, last: undefined }
+  const result: CheckpointResult = { samples: 0, series: 0, chunksWritten: 0, bytes: 0, blocks: [], last: undefined }
   // Block by block, so that the keys ([block][checkpoint][series][part]) go in ascending order and
   // pages fill one after the other: writing a series' blocks one after the other splits pages in
   // the middle of the tree and leaves them a third empty (measured 1.93 instead of 1.45 bytes a
@@ -85,7 +87,8 @@ export async function writeCheckpoint (store: Store, dataDir: string, gens: numb
   let ts = new Float64Array(0)
   let values = new Float64Array(0)
   let sorted = { ts: new Float64Array(1024), values: new Float64Array(1024) }
-  for (const block of [...countsByBlock.keys()].sort((a, b) => a - b)) {
+  result.blocks = [...countsByBlock.keys()].sort((a, b) => a - b)
+  for (const block of result.blocks) {
     const lo = block * BLOCK_MS
     const hi = lo + BLOCK_MS
     const counts = countsByBlock.get(block)!

@@ -21,8 +21,9 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
 import { ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
-import { STORAGE_FORMAT, checkpointGen, bandOf, encodeSegment, idRange, segmentRange, listWalGens, openStore, openWal, removeWal, scanWal, segmentBytes, segmentKey, type Wal } from './storage.js'
+import { BLOCK_MS, STORAGE_FORMAT, checkpointGen, bandOf, encodeSegment, idRange, segmentRange, listWalGens, openStore, openWal, removeWal, scanWal, segmentBytes, segmentKey, type Wal } from './storage.js'
 import { deleteExpiredBlocks, deleteUnfinishedChunks, writeCheckpoint } from './checkpoint.js'
+import { markDirty, rollupState, runRollups } from './rollup.js'
 
 const data = workerData as FlushWorkerData
 const control = new Int32Array(data.control)
@@ -393,6 +394,8 @@ function startCheckpoint (): void {
       }
     }
     const r = await writeCheckpoint(store, data.dataDir, gens, storeOptions, gen, nextSeriesId - 1, checkpointTurn)
+    // Rolled-up blocks this checkpoint wrote into are computed again (recorded before the checkpoint is).
+    markDirty(store, r.blocks)
     if (r.last !== undefined) await (durable ? (r.last.flushed ?? r.last) : r.last)
     const recorded = store.meta.put('checkpointGen', gen) as Promise<unknown> & { flushed?: Promise<unknown> }
     await (durable ? (recorded.flushed ?? recorded) : recorded)
@@ -404,7 +407,45 @@ function startCheckpoint (): void {
     stats[FlushStat.CHUNKS_WRITTEN] = stats[FlushStat.CHUNKS_WRITTEN]! + r.chunksWritten
     stats[FlushStat.CHUNK_BYTES_WRITTEN] = stats[FlushStat.CHUNK_BYTES_WRITTEN]! + r.bytes
     await applyRetention()
+    await rollups(rollupTurn)
   })().catch((err: unknown) => { if (!(err instanceof CheckpointAbandoned)) checkpointFailed = err }).finally(() => { checkpointing = undefined })
+}
+
+const rollupsOn = data.rollupRetentionMs[0] > 0 || rollupState(store).block !== null
+let lastRollupAt = 0
+
+/**
+ * Rollup work (workers/rollup.ts), after each checkpoint and once a minute
+ * when idle: blocks completed or made dirty since the last run. It runs as
+ * the background job (in place of a checkpoint), giving the event loop a
+ * turn between passes.
+ */
+async function rollups (turnFn: () => Promise<void>): Promise<void> {
+  if (!rollupsOn) return
+  lastRollupAt = Date.now()
+  const started = performance.now()
+  const r = await runRollups(store, { retentionMs: data.rollupRetentionMs, oooWindowMs: data.oooWindowMs }, Date.now(), turnFn)
+  if (r.last !== undefined) await r.last
+  // Catching up on history: the next run comes at once (after a turn for commits), not a minute later.
+  if (r.more) lastRollupAt = 0
+  stats[FlushStat.ROLLUP_ROWS] = stats[FlushStat.ROLLUP_ROWS]! + r.rows
+  const s = rollupState(store)
+  stats[FlushStat.ROLLUP_THROUGH_MS] = s.block === null ? 0 : (s.block + 1) * BLOCK_MS
+  if (r.blocks + r.days > 0) stats[FlushStat.LAST_ROLLUP_MS] = performance.now() - started
+}
+
+function rollupsDue (): boolean {
+  return rollupsOn && Date.now() - lastRollupAt >= 60_000
+}
+
+/** A rollup run's turn: at stop it is given up (it is redone at the next start). */
+async function rollupTurn (): Promise<void> {
+  await turn()
+  if (stopping()) throw new CheckpointAbandoned()
+}
+
+function startRollups (): void {
+  checkpointing = rollups(rollupTurn).catch((err: unknown) => { if (!(err instanceof CheckpointAbandoned)) checkpointFailed = err }).finally(() => { checkpointing = undefined })
 }
 
 /** Thrown out of a checkpoint given up at stop. */
@@ -480,6 +521,7 @@ async function loop (): Promise<void> {
       break
     }
     if (checkpointing === undefined && checkpointDue()) { startCheckpoint(); continue }
+    if (checkpointing === undefined && rollupsDue()) { startRollups(); continue }
     await doorbell.waitAsync(hasWork, headSamples > 0 ? Math.min(1000, data.checkpointIdleMs) : 1000)
   }
 }

@@ -13,10 +13,11 @@ import { readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { workerData } from 'node:worker_threads'
 import { FlushStat, type QueryLimitsData, type QueryOutcome, type QueryTask, type QueryWorkerData } from './shared.js'
-import { openStore } from './storage.js'
+import { BLOCK_MS, blockOf, openStore } from './storage.js'
+import { ROLLUP_LEVELS, readRollup, rollupState } from './rollup.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
 import { SampleLimitError, WalReader, readSamples, seriesWithSamples } from './read.js'
-import { PromQLError, compileMatcher, parseMatchers, queryInstant, queryRange, toPrometheusData, type Querier, type SeriesData } from '../src/promql/index.js'
+import { PromQLError, compileMatcher, parseMatchers, queryInstant, queryRange, toPrometheusData, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
 
 // Queries yield the CPU to ingestion: this thread runs at the lowest scheduling priority
 // (nice 19; on Linux a thread's own priority, set through its thread id). Ingest threads
@@ -26,7 +27,7 @@ try {
   if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19)
 } catch { /* not Linux, or not permitted: queries run at normal priority */ }
 
-const { dataDir, mapSizeBytes, sync, flushStats, cpuPercent } = workerData as QueryWorkerData
+const { dataDir, mapSizeBytes, sync, flushStats, cpuPercent, retentionMs } = workerData as QueryWorkerData
 const flush = new Float64Array(flushStats)
 
 /**
@@ -78,11 +79,30 @@ class StoreQuerier implements Querier {
     return this.load(this.ids(matchers), minMs, maxMs)
   }
 
-  load (ids: number[], minMs: number, maxMs: number): SeriesData[] {
+  /** The rollup levels done so far (workers/rollup.ts), and where raw samples begin. */
+  rollups (): RollupInfo {
+    const s = rollupState(store)
+    const resolutionsMs: number[] = []
+    if (s.block !== null) resolutionsMs.push(ROLLUP_LEVELS[0]!.resMs)
+    if (s.day !== null) resolutionsMs.push(ROLLUP_LEVELS[1]!.resMs)
+    // Retention deletes whole blocks: those ending before now - retention.
+    return { resolutionsMs, rawFromMs: retentionMs > 0 ? blockOf(Date.now() - retentionMs) * BLOCK_MS : -Infinity }
+  }
+
+  async selectRollup (matchers: LabelMatcher[], minMs: number, maxMs: number, resolutionMs: number, column: RollupColumn): Promise<SeriesData[]> {
+    const level = ROLLUP_LEVELS.findIndex((l) => l.resMs === resolutionMs)
+    if (level < 0) throw new Error(`no rollup of resolution ${resolutionMs} ms`)
+    return this.load(this.ids(matchers), minMs, maxMs, { level, column })
+  }
+
+  load (ids: number[], minMs: number, maxMs: number, rollup?: { level: number, column: RollupColumn }): SeriesData[] {
     if (Date.now() > this.limits.deadlineMs) throw new PromQLError('timeout', 'query timed out (--query-timeout-ms)')
-    let samples
+    let samples: Map<number, { ts: Float64Array, values: Float64Array, weights?: Float64Array }>
     try {
-      samples = readSamples(store, wal, new Set(ids), minMs, maxMs, this.limits.maxSamples - this.samples, pace)
+      const budget = this.limits.maxSamples - this.samples
+      samples = rollup === undefined
+        ? readSamples(store, wal, new Set(ids), minMs, maxMs, budget, pace)
+        : readRollup(store, wal, new Set(ids), minMs, maxMs, rollup.level, rollup.column, budget, pace)
     } catch (err) {
       if (err instanceof SampleLimitError) {
         throw new PromQLError('execution', `the query loads more than ${this.limits.maxSamples} samples (--query-max-samples)`, 'maxSamples')
@@ -94,7 +114,7 @@ class StoreQuerier implements Querier {
       const s = samples.get(id)
       if (s === undefined) continue
       this.samples += s.ts.length
-      out.push({ labels: index.labels(id), timestamps: s.ts, values: s.values })
+      out.push({ labels: index.labels(id), timestamps: s.ts, values: s.values, ...(s.weights === undefined ? {} : { weights: s.weights }) })
     }
     return out
   }
@@ -117,6 +137,9 @@ function matchAll (match: string[], q: StoreQuerier, startMs?: number, endMs?: n
   return [...ids].sort((a, b) => a - b)
 }
 
+const sourceResolution = (task: { maxSourceResolutionMs?: number }): { maxSourceResolutionMs?: number } =>
+  task.maxSourceResolutionMs === undefined ? {} : { maxSourceResolutionMs: task.maxSourceResolutionMs }
+
 const ok = (data: unknown, q: StoreQuerier): QueryOutcome =>
   ({ ok: true, body: JSON.stringify({ status: 'success', data }), series: q.series, samples: q.samples })
 
@@ -130,9 +153,9 @@ export default async function run (task: QueryTask): Promise<QueryOutcome> {
   try {
     switch (task.kind) {
       case 'range':
-        return ok(toPrometheusData(await queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace })), q)
+        return ok(toPrometheusData(await queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
       case 'instant':
-        return ok(toPrometheusData(await queryInstant(q, task.expr, task.timeMs, { ...task.limits, pace })), q)
+        return ok(toPrometheusData(await queryInstant(q, task.expr, task.timeMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
       case 'series':
         return ok(matchAll(task.match, q, task.startMs, task.endMs)!.map((id) => index.labels(id)), q)
       case 'labels':

@@ -101,6 +101,12 @@ export const FlushStat = {
   EXPIRED_CHUNKS: 19,
   /** Milliseconds since start the flush worker stopped draining the rings because the WAL was too far ahead of the checkpoints. */
   CHECKPOINT_STALL_MS: 20,
+  /** Rollup rows written since start (workers/rollup.ts). */
+  ROLLUP_ROWS: 21,
+  /** Time (Date.now() ms) before which every block has its 5-minute rollup rows; 0: none yet. */
+  ROLLUP_THROUGH_MS: 22,
+  /** Duration of the last rollup run that computed rows, in milliseconds. */
+  LAST_ROLLUP_MS: 23,
   /** Start of RECENT_COMMITS commit latencies in milliseconds. */
   RECENT_LATENCY: 32,
   /** Start of RECENT_COMMITS batch sizes in samples. */
@@ -136,6 +142,8 @@ export interface FlushWorkerData {
   stopCheckpointSamples: number
   retentionMs: number
   oooWindowMs: number
+  /** Retention of the 5-minute and 1-hour rollups (0: off). */
+  rollupRetentionMs: [number, number]
 }
 
 /** Messages from the flush worker to the main thread. */
@@ -211,13 +219,19 @@ export interface QueryWorkerData {
   flushStats: SharedArrayBuffer
   /** --query-cpu-percent: the share of a core a query may use while commits are happening. */
   cpuPercent: number
+  /** --retention: raw samples older than this are gone, and only rollups can answer for that time. */
+  retentionMs: number
 }
 
-export interface QueryLimitsData { maxSeries: number, maxSamples: number, deadlineMs: number }
+export interface QueryLimitsData {
+  maxSeries: number
+  maxSamples: number
+  deadlineMs: number
+}
 
 export type QueryTask =
-  | { kind: 'range', expr: string, startMs: number, endMs: number, stepMs: number, limits: QueryLimitsData }
-  | { kind: 'instant', expr: string, timeMs: number, limits: QueryLimitsData }
+  | { kind: 'range', expr: string, startMs: number, endMs: number, stepMs: number, maxSourceResolutionMs?: number, limits: QueryLimitsData }
+  | { kind: 'instant', expr: string, timeMs: number, maxSourceResolutionMs?: number, limits: QueryLimitsData }
   | { kind: 'series', match: string[], startMs?: number, endMs?: number, limits: QueryLimitsData }
   | { kind: 'labels', match: string[], startMs?: number, endMs?: number, limits: QueryLimitsData }
   | { kind: 'labelValues', name: string, match: string[], startMs?: number, endMs?: number, limits: QueryLimitsData }

@@ -16,6 +16,8 @@
  *     Blocks are BLOCK_MS of time, time-major: a checkpoint writes one block's
  *     keys in series order (sequential pages), and retention deletes whole
  *     blocks as one key range.
+ *   - `rollups`: downsampled rows, [level u8][row u32 BE][series id u32 BE]
+ *     -> the 5-minute or 1-hour buckets of one series (workers/rollup.ts).
  *   - `meta`: 'format' -> STORAGE_FORMAT; 'checkpointGen' -> the last WAL
  *     generation whose samples are all in `chunks`.
  * - `<dataDir>/wal/<gen>/data.mdb`, the write-ahead part: `segments`,
@@ -53,6 +55,8 @@ export interface Store {
   env: RootDatabase
   series: Database<string, number>
   chunks: Database<Buffer, Buffer>
+  /** Downsampled rows (workers/rollup.ts). */
+  rollups: Database<Buffer, Buffer>
   meta: Database<unknown, string>
   close (): Promise<void>
 }
@@ -106,8 +110,9 @@ export function openStore (dataDir: string, options: StoreOptions): Store {
   const env = openEnv(dataDir, options, options.mapSizeBytes, options.pageBytes)
   const series = env.openDB<string, number>({ name: 'series', keyEncoding: 'uint32', encoding: 'string', cache: false })
   const chunks = env.openDB<Buffer, Buffer>({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary', cache: false })
+  const rollups = env.openDB<Buffer, Buffer>({ name: 'rollups', keyEncoding: 'binary', encoding: 'binary', cache: false })
   const meta = env.openDB<unknown, string>({ name: 'meta', cache: false })
-  return { env, series, chunks, meta, close: async () => { await env.close() } }
+  return { env, series, chunks, rollups, meta, close: async () => { await env.close() } }
 }
 
 /** A WAL generation's map: a generation holds at most a checkpoint's worth of segments. */

@@ -11,10 +11,11 @@ import {
 } from './ast.js'
 import {
   arithmetic, avgOverTime, compare, counterResets, extrapolatedRate, IncrementalMean, instantValue, maxOverTime, minOverTime,
-  quantile, quantileOverTime, round, selectK, sumOverTime, type Window,
+  quantile, quantileOverTime, round, selectK, sumOverTime, weightedAvgOverTime, type Window,
 } from './functions.js'
 import { compareStrings, LabelInterner, type LSet } from './labels.js'
-import { PromQLError, type Querier, type QueryLimits } from './types.js'
+import { isStaleNaN } from './stale.js'
+import { PromQLError, type Querier, type QueryLimits, type RollupColumn, type RollupInfo } from './types.js'
 
 export const LOOKBACK_DELTA_MS = 5 * 60_000
 /** Prometheus's default evaluation interval, the step of a subquery written without one. */
@@ -22,7 +23,7 @@ export const DEFAULT_SUBQUERY_STEP_MS = 60_000
 const DEADLINE_CHECK_EVERY = 1024 // iterations between Date.now() calls
 
 export interface Sample { m: LSet, v: number }
-export interface RawSeries { m: LSet, ts: ArrayLike<number>, vs: ArrayLike<number> }
+export interface RawSeries { m: LSet, ts: ArrayLike<number>, vs: ArrayLike<number>, ws?: ArrayLike<number> }
 
 export type Value =
   | { type: 'scalar', v: Float64Array }
@@ -36,22 +37,20 @@ export interface Steps { start: number, end: number, interval: number, n: number
 export const makeSteps = (start: number, end: number, interval: number): Steps =>
   ({ start, end, interval, n: end < start ? 0 : Math.floor((end - start) / interval) + 1 })
 
-// Prometheus marks a series' end with this NaN; it is never a value.
-const STALE_NAN_HI = 0x7ff00000
-const STALE_NAN_LO = 0x00000002
-const f64 = new Float64Array(1)
-const u32 = new Uint32Array(f64.buffer)
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-const isStaleNaN = (v: number): boolean => {
-  if (!Number.isNaN(v)) return false
-  f64[0] = v
-  return LITTLE_ENDIAN ? u32[1] === STALE_NAN_HI && u32[0] === STALE_NAN_LO : u32[0] === STALE_NAN_HI && u32[1] === STALE_NAN_LO
-}
-
 const execution = (msg: string, limit?: string): PromQLError => new PromQLError('execution', msg, limit)
 
 /** Functions of a range vector (rangeKernel). */
 const RANGE_FUNCTIONS = new Set(['rate', 'increase', 'delta', 'irate', 'avg_over_time', 'sum_over_time', 'min_over_time', 'max_over_time', 'count_over_time', 'last_over_time', 'quantile_over_time'])
+/** Range functions a rollup answers, and the column each reads (Querier.selectRollup). */
+const ROLLUP_COLUMNS: Partial<Record<string, RollupColumn>> = {
+  min_over_time: 'min', max_over_time: 'max', sum_over_time: 'sum', count_over_time: 'count', avg_over_time: 'avg', last_over_time: 'last',
+}
+/**
+ * A rollup of resolution r serves a query whose step (or range) is at least
+ * ROLLUP_MIN_FACTOR * r: Thanos's rule, so that a step never spans fewer than
+ * 5 buckets and the answer is as smooth as the raw one.
+ */
+const ROLLUP_MIN_FACTOR = 5
 /** Aggregations evalAggregateOverRange computes without the intermediate vector. */
 const FUSABLE_AGGREGATES = new Set(['sum', 'avg', 'count', 'min', 'max'])
 
@@ -60,6 +59,7 @@ export class Evaluator {
   private seriesLoaded = 0
   private samplesLoaded = 0
   private ticks = 0
+  private rollupInfo: RollupInfo | undefined
 
   constructor (private readonly q: Querier, private readonly limits: QueryLimits) {}
 
@@ -80,9 +80,27 @@ export class Evaluator {
     }
   }
 
-  async select (vs: VectorSelector, minT: number, maxT: number): Promise<RawSeries[]> {
+  /**
+   * The rollup resolution a selector reads (0: raw samples): the coarsest
+   * whose ROLLUP_MIN_FACTOR buckets fit in the step or the range (range
+   * functions: and at most the range); or, when the raw samples the query
+   * needs are past retention, the finest there is. Never coarser than
+   * limits.maxSourceResolutionMs.
+   */
+  private rollupFor (stepMs: number, rangeMs: number, minT: number): number {
+    this.rollupInfo ??= this.q.rollups?.() ?? { resolutionsMs: [], rawFromMs: -Infinity }
+    if (this.q.selectRollup === undefined) return 0
+    const cap = this.limits.maxSourceResolutionMs ?? Infinity
+    const usable = this.rollupInfo.resolutionsMs.filter((r) => r <= cap)
+    let chosen = 0
+    for (const r of usable) if (ROLLUP_MIN_FACTOR * r <= Math.max(stepMs, rangeMs) && (rangeMs === 0 || r <= rangeMs)) chosen = Math.max(chosen, r)
+    if (chosen === 0 && minT < this.rollupInfo.rawFromMs && usable.length > 0) chosen = Math.min(...usable)
+    return chosen
+  }
+
+  async select (vs: VectorSelector, minT: number, maxT: number, rollup?: { resMs: number, column: RollupColumn }): Promise<RawSeries[]> {
     this.checkDeadline()
-    const data = await this.q.select(vs.matchers, minT, maxT)
+    const data = rollup === undefined ? await this.q.select(vs.matchers, minT, maxT) : await this.q.selectRollup!(vs.matchers, minT, maxT, rollup.resMs, rollup.column)
     this.checkDeadline()
     this.seriesLoaded += data.length
     if (this.seriesLoaded > this.limits.maxSeries) {
@@ -92,7 +110,7 @@ export class Evaluator {
     for (const s of data) samples += s.timestamps.length
     this.addSamples(samples)
     // Prometheus's series sets are sorted by labels, and some results (topk ties) depend on that order.
-    return data.map((s) => ({ m: this.labels.intern(s.labels), ts: s.timestamps, vs: s.values }))
+    return data.map((s): RawSeries => ({ m: this.labels.intern(s.labels), ts: s.timestamps, vs: s.values, ...(s.weights === undefined ? {} : { ws: s.weights }) }))
       .sort((a, b) => compareStrings(a.m.key, b.m.key))
   }
 
@@ -123,7 +141,10 @@ export class Evaluator {
   private async evalVectorSelector (e: VectorSelector, st: Steps): Promise<Value> {
     const steps: Sample[][] = Array.from({ length: st.n }, () => [])
     if (st.n === 0) return { type: 'vector', steps }
-    const series = await this.select(e, st.start - e.offsetMs - LOOKBACK_DELTA_MS, st.end - e.offsetMs)
+    // From a rollup, the series as sampled once per bucket (its last value), looked back at over a bucket at least.
+    const res = this.rollupFor(st.n > 1 ? st.interval : 0, 0, st.start - e.offsetMs - LOOKBACK_DELTA_MS)
+    const lookback = Math.max(LOOKBACK_DELTA_MS, res)
+    const series = await this.select(e, st.start - e.offsetMs - lookback, st.end - e.offsetMs, res > 0 ? { resMs: res, column: 'last' } : undefined)
     for (const s of series) {
       const { ts, vs } = s
       let j = 0 // first sample after the reference time
@@ -133,7 +154,7 @@ export class Evaluator {
         while (j < ts.length && ts[j]! <= ref) j++
         if (j === 0) continue
         const t = ts[j - 1]!
-        if (t < ref - LOOKBACK_DELTA_MS) continue
+        if (t < ref - lookback) continue
         const v = vs[j - 1]!
         if (isStaleNaN(v)) continue
         steps[k]!.push({ m: s.m, v })
@@ -142,9 +163,9 @@ export class Evaluator {
     return { type: 'vector', steps }
   }
 
-  private async evalMatrixSelector (e: MatrixSelector, st: Steps): Promise<Value> {
+  private async evalMatrixSelector (e: MatrixSelector, st: Steps, rollup?: { resMs: number, column: RollupColumn }): Promise<Value> {
     const off = e.vector.offsetMs
-    const series = st.n === 0 ? [] : await this.select(e.vector, st.start - off - e.rangeMs, st.end - off)
+    const series = st.n === 0 ? [] : await this.select(e.vector, st.start - off - e.rangeMs, st.end - off, rollup)
     return { type: 'matrix', series, rangeMs: e.rangeMs, offsetMs: off }
   }
 
@@ -216,9 +237,17 @@ export class Evaluator {
     const f = e.func
     const matIdx = f === 'quantile_over_time' ? 1 : 0
     const q = matIdx === 1 ? await this.scalarArg(e.args[0]!, st) : undefined
-    const mat = await this.eval(e.args[matIdx]!, st)
+    const arg = e.args[matIdx]!
+    const column = ROLLUP_COLUMNS[f]
+    const res = column !== undefined && arg.kind === 'matrix'
+      ? this.rollupFor(st.n > 1 ? st.interval : 0, arg.rangeMs, st.start - arg.vector.offsetMs - arg.rangeMs)
+      : 0
+    const mat = res > 0 ? await this.evalMatrixSelector(arg as MatrixSelector, st, { resMs: res, column: column! }) : await this.eval(arg, st)
     if (mat.type !== 'matrix') throw execution(`${f}: expected a range vector`)
-    const kernel = this.rangeKernel(f, mat.rangeMs, q)
+    // Over rollup buckets, a count is a sum of counts and an average a weighted one.
+    const kernel = res > 0 && f === 'count_over_time' ? sumOverTime
+      : res > 0 && f === 'avg_over_time' ? weightedAvgOverTime
+        : this.rangeKernel(f, mat.rangeMs, q)
     const sources = new Map<string, string>()
     // Prometheus 2.42 keeps the metric name for last_over_time only.
     const keepName = f === 'last_over_time'
@@ -232,6 +261,7 @@ export class Evaluator {
       let any = false
       w.ts = s.ts
       w.vs = s.vs
+      w.ws = s.ws
       // Counter resets counted once per series, not once per window (a 5 m window at a 15 s step overlaps 19 others).
       w.resets = counter && s.ts.length > 2 ? counterResets(s.vs) : undefined
       for (let k = 0; k < st.n; k++) {

@@ -13,6 +13,8 @@ export interface Window {
   hi: number
   /** Optional, for rate and increase: resets[i] = how many samples up to i are below the one before (counter resets). */
   resets?: Int32Array | undefined
+  /** Rollup reads of averages: the sample count behind each value (vs are then sums). */
+  ws?: ArrayLike<number> | undefined
 }
 
 /** The prefix counts of counter resets of a series (Window.resets). */
@@ -112,6 +114,14 @@ export function sumOverTime (w: Window): number {
   let sum = 0
   for (let i = w.lo; i < w.hi; i++) sum += w.vs[i]!
   return sum
+}
+
+/** avg_over_time over rollup buckets: the sum of their sums over the sum of their counts. */
+export function weightedAvgOverTime (w: Window): number {
+  let sum = 0
+  let count = 0
+  for (let i = w.lo; i < w.hi; i++) { sum += w.vs[i]!; count += w.ws![i]! }
+  return sum / count
 }
 
 export function minOverTime (w: Window): number {

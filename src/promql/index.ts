@@ -20,7 +20,7 @@ export { parseExpr, parseMatchers } from './parser.js'
 export { translateRegex } from './regex.js'
 export { formatValue, toPrometheusData } from './format.js'
 export { PromQLError } from './types.js'
-export type { Labels, Matcher, MatrixSeriesResult, PromResult, Querier, QueryLimits, SeriesData, VectorSampleResult } from './types.js'
+export type { Labels, Matcher, MatrixSeriesResult, PromResult, Querier, QueryLimits, RollupColumn, RollupInfo, SeriesData, VectorSampleResult } from './types.js'
 
 /** Prometheus refuses range queries with more points per series than this. */
 export const MAX_POINTS_PER_SERIES = 11_000

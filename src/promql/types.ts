@@ -13,11 +13,27 @@ export interface SeriesData {
   /** Milliseconds, ascending, unique. */
   timestamps: Float64Array
   values: Float64Array
+  /** Rollup reads of the 'avg' column: each value's sample count (values are sums). */
+  weights?: Float64Array
+}
+
+/** What a rollup read returns as values: one of its columns, or 'avg' (sums, with counts as weights). */
+export type RollupColumn = 'count' | 'sum' | 'min' | 'max' | 'last' | 'avg'
+
+export interface RollupInfo {
+  /** Rollup resolutions the store has, ascending. */
+  resolutionsMs: number[]
+  /** Raw samples older than this are gone (retention); -Infinity: all kept. */
+  rawFromMs: number
 }
 
 export interface Querier {
   /** Every series matching all matchers (at least one matcher), with its samples in [minMs, maxMs] inclusive. */
   select (matchers: Matcher[], minMs: number, maxMs: number): Promise<SeriesData[]>
+  /** Downsampled data, if the store keeps any. */
+  rollups? (): RollupInfo
+  /** Like select, but one sample per bucket of `resolutionMs` (at the bucket's last millisecond) valued by `column`. */
+  selectRollup? (matchers: Matcher[], minMs: number, maxMs: number, resolutionMs: number, column: RollupColumn): Promise<SeriesData[]>
 }
 
 export interface QueryLimits {
@@ -29,6 +45,8 @@ export interface QueryLimits {
   deadlineMs: number
   /** Called every few thousand steps of evaluation; may block to give the CPU away (workers/query.ts). */
   pace?: () => void
+  /** The coarsest rollup resolution the query may read (max_source_resolution): 0 = raw samples only; absent = any. */
+  maxSourceResolutionMs?: number
 }
 
 /** Prometheus's errorType values the engine can produce. HTTP: bad_data 400, execution 422, timeout 503. */
