@@ -31,8 +31,9 @@ function errorOf (argv: string[], env: NodeJS.ProcessEnv = {}): ConfigError {
   throw new Error(`loadConfig(${JSON.stringify(argv)}, ${JSON.stringify(env)}) did not throw`)
 }
 
-const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
-const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()
+// A word starts at a capital or at a run of digits after a letter (rollup5mRetention: --rollup-5m-retention).
+const kebab = (name: string): string => name.replace(/[A-Z]|(?<=[a-z])(?=\d)/g, (c) => `-${c.toLowerCase()}`)
+const snake = (name: string): string => name.replace(/[A-Z]|(?<=[a-z])(?=\d)/g, (c) => `_${c}`).toUpperCase()
 
 describe('the option table', () => {
   it('derives every flag and environment variable from the option name', () => {
@@ -62,6 +63,8 @@ describe('the option table', () => {
       checkpointSamples: 32 * 1024 * 1024,
       checkpointIdleMs: 10_000,
       retention: 30 * 86_400_000,
+      rollup5mRetention: 0,
+      rollup1hRetention: 0,
       oooWindowMs: 3_600_000,
       shutdownTimeoutMs: 10_000,
       mapSizeBytes: 64 * 1024 ** 3,
