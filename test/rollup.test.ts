@@ -6,7 +6,7 @@
  * rollups once retention has deleted the raw samples.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { Buckets, decodeRow } from '../dist/workers/rollup.js'
+import { Buckets, decodeRow, snapSum } from '../dist/workers/rollup.js'
 import { get, post, startTestServer, type TestServer } from './helpers/server.js'
 
 let server: TestServer | undefined
@@ -36,6 +36,18 @@ describe('rollup rows', () => {
     const row = decodeRow(b.encode()!)
     expect([row.min[0], row.max[0]]).toEqual([3, 3])
     expect(row.min[1]).toBeNaN()
+  })
+
+  it('snaps sums to decimals only within their own rounding error', () => {
+    expect(snapSum(0.1 + 0.2, 2, 0.2)).toBe(0.3)
+    let sum = 0
+    for (let i = 0; i < 20; i++) sum += 1.1 + i * 0.13
+    expect(sum).not.toBe(46.7) // float noise: 46.699999999999996
+    expect(snapSum(sum, 20, 3.57)).toBe(46.7)
+    // A real digit beyond the noise is kept: 1e-9 over 2 terms of 1e6 is far above 4 x 2^-52 x 1e6.
+    expect(snapSum(2e6 + 1e-9 * 1e3, 2, 1e6)).toBe(2e6 + 1e-6)
+    expect(snapSum(1 / 3, 1, 1 / 3)).toBe(1 / 3)
+    for (const v of [NaN, Infinity, -Infinity]) expect(snapSum(v, 3, 1)).toBe(v)
   })
 
   it('an empty row encodes to nothing; a corrupt row is an error, not garbage', () => {

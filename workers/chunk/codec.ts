@@ -221,10 +221,26 @@ export function chunkHeader (chunk: Uint8Array): ChunkHeader {
 }
 
 export function decodeChunk (chunk: Uint8Array): DecodedChunk {
+  const n = chunkHeader(chunk).count
+  const timestamps = new Float64Array(n)
+  const values = new Float64Array(n)
+  decodeChunkInto(chunk, timestamps, values, 0)
+  return { timestamps, values }
+}
+
+/**
+ * decodeChunk into the caller's arrays, from index `at` (they must have
+ * room for the header's count from there); returns the count. Lets a reader
+ * decode many chunks into one pair of arrays: a Float64Array of more than
+ * 64 bytes has its memory outside V8's heap, and allocating two per chunk
+ * cost more than decoding a 24-sample chunk.
+ */
+export function decodeChunkInto (chunk: Uint8Array, ts: Float64Array, vs: Float64Array, at: number): number {
   const src = new ByteSource(chunk)
   const h = readHeader(src)
   const n = h.count
-  const timestamps = new Float64Array(n)
+  if (at < 0 || at + n > ts.length || at + n > vs.length) throw new RangeError(`no room for ${n} samples at ${at}`)
+  const timestamps = at === 0 && ts.length === n ? ts : ts.subarray(at, at + n)
   timestamps[0] = h.minTs
   if (h.tsEncoding === TsEncoding.RAW) {
     const u = words(timestamps)
@@ -241,10 +257,9 @@ export function decodeChunk (chunk: Uint8Array): DecodedChunk {
   }
   if (prev !== h.maxTs) throw new ChunkFormatError('last timestamp differs from the header')
 
-  const values = new Float64Array(n)
-  readValues(src, values, h.valueEncoding)
+  readValues(src, at === 0 && vs.length === n ? vs : vs.subarray(at, at + n), h.valueEncoding)
   if (src.pos !== chunk.length) throw new ChunkFormatError(`${chunk.length - src.pos} bytes after the last sample`)
-  return { timestamps, values }
+  return n
 }
 
 function readValues (src: ByteSource, values: Float64Array, encoding: number): void {

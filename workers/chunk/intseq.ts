@@ -311,6 +311,8 @@ function pack (sink: ByteSink, it: Float64Array, min: number, range: number): vo
 }
 
 /** Fill out[1..n-1] from the payload; out[0] is set by the caller. */
+let work = new Float64Array(1024)
+
 export function readIntSeq (src: ByteSource, out: Float64Array, n: number, mode: number): void {
   if (n <= 1) return
   const dod = mode === IntSeq.DOD_FOR || mode === IntSeq.DOD_VARBIT
@@ -323,7 +325,10 @@ export function readIntSeq (src: ByteSource, out: Float64Array, n: number, mode:
   }
   const count = n - first
   if (count === 0) return
-  const it = new Float64Array(count)
+  // A view of a work array kept between calls: a new Float64Array of over 64 bytes lives outside
+  // V8's heap, and allocating one per chunk cost more than decoding a short chunk.
+  if (work.length < count) work = new Float64Array(Math.max(count, 2 * work.length))
+  const it = work.subarray(0, count)
   if (mode === IntSeq.DELTA_VARBIT || mode === IntSeq.DOD_VARBIT) {
     for (let i = 0; i < count; i++) it[i] = readVarbit(src)
     src.align()
