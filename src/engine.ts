@@ -70,10 +70,12 @@ export class Engine {
   private flushFailed: Error | undefined
   private tasksInFlight = 0
   private readonly workers: number
+  private readonly flushWorker: Worker
 
   private constructor (config: EngineConfig, log: Logger, flush: Worker, buffers: { rings: SharedArrayBuffer[], claims: SharedArrayBuffer, doorbell: SharedArrayBuffer, control: SharedArrayBuffer, stats: SharedArrayBuffer }) {
     this.maxQueue = config.maxQueue
     this.workers = config.parseWorkers
+    this.flushWorker = flush
     this.rings = buffers.rings.map((r) => new RingObserver(r))
     this.flushStats = new Float64Array(buffers.stats)
     this.control = new Int32Array(buffers.control)
@@ -167,6 +169,11 @@ export class Engine {
   }
 
   get failed (): Error | undefined { return this.flushFailed }
+
+  /** The engine's threads (parse workers, flush worker), for their event-loop utilization: read from here, no message. */
+  threads (): Array<{ name: string, worker: Worker }> {
+    return [...this.pool.threads.map((worker, i) => ({ name: `parse-${i}`, worker })), { name: 'flush', worker: this.flushWorker }]
+  }
 
   /** Parse tasks waiting for a worker: Piscina's queue plus the batch being gathered. */
   get waitingTasks (): number {

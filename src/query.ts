@@ -49,6 +49,11 @@ export class QueryService {
 
   get queued (): number { return this.pool.queueSize }
 
+  /** Query worker threads running now (they start on the first query and end after a minute idle). */
+  threads (): Array<{ name: string, worker: import('node:worker_threads').Worker }> {
+    return this.pool.threads.map((worker, i) => ({ name: `query-${i}`, worker }))
+  }
+
   /** Runs one query task under the limits; a task past the timeout is cancelled (its worker is replaced). */
   async run (request: QueryRequest): Promise<QueryOutcome> {
     const c = this.config

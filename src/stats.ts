@@ -7,8 +7,10 @@
  */
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
+import { createHistogram, performance, PerformanceObserver, type EventLoopUtilization, type RecordableHistogram } from 'node:perf_hooks'
+import type { Worker } from 'node:worker_threads'
 import { listWalGens, walDir } from '../workers/storage.js'
-import { FlushStat, RECENT_COMMITS } from '../workers/shared.js'
+import { COMMIT_BUCKETS, FlushStat, RECENT_COMMITS } from '../workers/shared.js'
 import type { Engine } from './engine.js'
 
 export interface EndpointCounters {
@@ -28,27 +30,162 @@ function percentile (sorted: number[], p: number): number {
 /** Seconds of history kept for windowed rates (one reading a second). */
 const HISTORY_SECONDS = 60
 
+export interface Percentiles { count: number, p50: number, p90: number, p99: number, p999: number, max: number }
+
+/**
+ * Percentiles over a recent window, from HDR histograms (node:perf_hooks
+ * createHistogram: HdrHistogram_c underneath, 3 significant digits, constant
+ * memory whatever the count): the window being filled and the one before,
+ * so a reading always covers between one and two windows. Recorded in
+ * microseconds, reported in milliseconds.
+ */
+export class RecentHistogram {
+  private cur: RecordableHistogram = createHistogram()
+  private prev: RecordableHistogram = createHistogram()
+  private since = performance.now()
+  constructor (private readonly windowMs: number) {}
+
+  private rotate (): void {
+    const now = performance.now()
+    if (now - this.since < this.windowMs) return
+    const old = this.prev
+    old.reset()
+    this.prev = this.cur
+    this.cur = old
+    if (now - this.since >= 2 * this.windowMs) this.prev.reset() // idle for two windows: nothing recent
+    this.since = now
+  }
+
+  record (ms: number): void {
+    this.rotate()
+    this.cur.record(Math.max(1, Math.round(ms * 1000)))
+  }
+
+  summary (): Percentiles {
+    this.rotate()
+    const h = createHistogram()
+    h.add(this.prev)
+    h.add(this.cur)
+    if (h.count === 0) return { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 }
+    const ms = (us: number): number => us / 1000
+    return { count: h.count, p50: ms(h.percentile(50)), p90: ms(h.percentile(90)), p99: ms(h.percentile(99)), p999: ms(h.percentile(99.9)), max: ms(h.max) }
+  }
+}
+
+/** One reading a second of the counters rates are computed from. */
+interface Reading { at: number, samples: number, requests: number, committed: number, commits: number, series: number }
+
+/** The endpoints requests/s counts (the write endpoints' names in the stats). */
+const WRITE_ENDPOINTS = ['/write', '/api/v2/write', '/api/v1/ingest', '/api/v1/import']
+
+/** Upper bounds in seconds of the write latency histogram (ringest_write_request_duration_seconds). */
+const WRITE_BUCKETS = COMMIT_BUCKETS
+
+/** Prometheus histogram lines from cumulative bucket counts (counts[at + i] for bounds[i], counts[at + bounds.length] for +Inf). */
+function histogram (out: string[], name: string, bounds: readonly number[], counts: ArrayLike<number>, at: number, sum: number): void {
+  bounds.forEach((b, i) => out.push(`${name}_bucket{le="${b}"} ${counts[at + i]}`))
+  const all = counts[at + bounds.length]!
+  out.push(`${name}_bucket{le="+Inf"} ${all}`, `${name}_sum ${sum}`, `${name}_count ${all}`)
+}
+
 export class Stats {
   readonly startedAt = Date.now()
+  /** The version reported in /metrics' ringest_build_info (set by the server). */
+  version = 'unknown'
   readonly endpoints: Record<string, EndpointCounters> = {}
   inflightRequests = 0
   inflightBytes = 0
-  /** The series-created counter, read once a second, oldest first. */
-  private readonly seriesHistory: number[] = []
+  /** Counter readings, one a second, oldest first (HISTORY_SECONDS + 1 of them). */
+  private readonly history: Reading[] = []
   private timer: NodeJS.Timeout | undefined
+  /** Latency of write requests, headers to answer. */
+  readonly writeLatencies = new RecentHistogram(10_000)
+  private readonly writeBuckets = new Float64Array(WRITE_BUCKETS.length + 1)
+  private writeSecondsSum = 0
+  /** Main-thread garbage collection pauses. */
+  private readonly gcPauses = new RecentHistogram(60_000)
+  private gcCount = 0
+  private gcSeconds = 0
+  private gcObserver: PerformanceObserver | undefined
+  /** Event-loop utilization of each thread over the last second. */
+  private utilization: Array<{ name: string, utilization: number }> = []
+  private readonly eluBefore = new Map<Worker | 'main', EventLoopUtilization>()
 
-  /** Starts reading the engine's counters once a second (for the per-minute figures). */
-  watch (engine: Engine): void {
-    const read = (): void => {
-      this.seriesHistory.push(engine.flushStats[FlushStat.SERIES_CREATED]!)
-      if (this.seriesHistory.length > HISTORY_SECONDS + 1) this.seriesHistory.shift()
+  /**
+   * Starts reading the counters once a second (windowed rates, new series per
+   * minute, each thread's event-loop utilization) and observing the main
+   * thread's GC pauses. Worker threads' utilization is read from the main
+   * thread (worker.performance.eventLoopUtilization()): no message per read.
+   */
+  watch (engine: Engine, threads: () => Array<{ name: string, worker: Worker }> = () => engine.threads()): void {
+    const tick = (): void => {
+      this.history.push(this.reading(engine))
+      if (this.history.length > HISTORY_SECONDS + 1) this.history.shift()
+      const util: Array<{ name: string, utilization: number }> = [{ name: 'main', utilization: this.elu('main', () => performance.eventLoopUtilization()) }]
+      for (const t of threads()) util.push({ name: t.name, utilization: this.elu(t.worker, () => t.worker.performance.eventLoopUtilization()) })
+      this.utilization = util
     }
-    read()
-    this.timer = setInterval(read, 1000).unref()
+    tick()
+    this.timer = setInterval(tick, 1000).unref()
+    this.gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        this.gcPauses.record(e.duration)
+        this.gcCount++
+        this.gcSeconds += e.duration / 1000
+      }
+    })
+    this.gcObserver.observe({ entryTypes: ['gc'] })
   }
 
   unwatch (): void {
     if (this.timer !== undefined) clearInterval(this.timer)
+    this.gcObserver?.disconnect()
+  }
+
+  /** The share of the time since the last call that `key`'s event loop was busy (0 on the first call or a thread that is gone). */
+  private elu (key: Worker | 'main', read: () => EventLoopUtilization): number {
+    let now: EventLoopUtilization
+    try { now = read() } catch { return 0 }
+    const before = this.eluBefore.get(key)
+    this.eluBefore.set(key, now)
+    if (before === undefined) return 0
+    const idle = now.idle - before.idle
+    const active = now.active - before.active
+    return idle + active > 0 ? active / (idle + active) : 0
+  }
+
+  private reading (engine: Engine): Reading {
+    const f = engine.flushStats
+    let samples = 0
+    let requests = 0
+    for (const e of Object.values(this.endpoints)) {
+      samples += e.samplesAccepted
+    }
+    for (const name of WRITE_ENDPOINTS) for (const n of Object.values(this.endpoints[name]?.requests ?? {})) requests += n
+    return { at: performance.now(), samples, requests, committed: f[FlushStat.SAMPLES_COMMITTED]!, commits: f[FlushStat.COMMITS]!, series: f[FlushStat.SERIES_CREATED]! }
+  }
+
+  /** Per-second rate of `key` over about the last `seconds` (since start if younger): now against the reading that old. */
+  private rate (now: Reading, key: Exclude<keyof Reading, 'at'>, seconds: number): number {
+    let then: Reading | undefined
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      then = this.history[i]
+      if (now.at - then!.at >= seconds * 1000 - 500) break
+    }
+    if (then === undefined || now.at - then.at <= 0) return 0
+    return (now[key] - then[key]) / ((now.at - then.at) / 1000)
+  }
+
+  private rates (now: Reading, key: Exclude<keyof Reading, 'at'>): Record<'1s' | '10s' | '1m', number> {
+    return { '1s': this.rate(now, key, 1), '10s': this.rate(now, key, 10), '1m': this.rate(now, key, 60) }
+  }
+
+  /** Records the latency of one answered write request. */
+  writeLatency (ms: number): void {
+    this.writeLatencies.record(ms)
+    const sec = ms / 1000
+    this.writeSecondsSum += sec
+    for (let b = WRITE_BUCKETS.length; b >= 0 && (b === WRITE_BUCKETS.length || sec <= WRITE_BUCKETS[b]!); b--) this.writeBuckets[b]!++
   }
 
   /**
@@ -57,8 +194,8 @@ export class Stats {
    */
   seriesCreatedLastMinute (engine: Engine): number {
     const now = engine.flushStats[FlushStat.SERIES_CREATED]!
-    const oldest = this.seriesHistory[0]
-    return oldest === undefined ? now : now - oldest
+    const oldest = this.history[0]
+    return oldest === undefined ? now : now - oldest.series
   }
 
   endpoint (name: string): EndpointCounters {
@@ -96,9 +233,18 @@ export class Stats {
     }
     const lastCheckpoint = f[FlushStat.LAST_CHECKPOINT_AT_MS]!
     const lastCommit = f[FlushStat.LAST_COMMIT_AT_MS]!
+    const now = this.reading(engine)
+    const mem = process.memoryUsage()
+    const pageBytes = f[FlushStat.STORE_PAGE_BYTES]!
     return {
       uptimeSeconds: (Date.now() - this.startedAt) / 1000,
       ack,
+      ingest: {
+        samplesPerSecond: this.rates(now, 'samples'),
+        requestsPerSecond: this.rates(now, 'requests'),
+        requestLatencyMs: this.writeLatencies.summary(),
+      },
+      threads: this.utilization,
       inflight: { requests: this.inflightRequests, bytes: this.inflightBytes, awaitingCommit: engine.watcher.pending(), parseQueue: engine.waitingTasks },
       endpoints: this.endpoints,
       rings: engine.rings.map((r, i) => ({ ring: i, ...r.stats() })),
@@ -107,12 +253,17 @@ export class Stats {
         commits: f[FlushStat.COMMITS],
         secondsSinceLastCommit: lastCommit === 0 ? null : (Date.now() - lastCommit) / 1000,
         recentCommits: n,
+        commitsPerSecond: this.rates(now, 'commits'),
+        samplesPerSecond: this.rates(now, 'committed'),
         commitLatencyMs: { p50: percentile(lat, 0.5), p90: percentile(lat, 0.9), p99: percentile(lat, 0.99), max: lat[lat.length - 1] ?? 0 },
         batchSamples: { p50: percentile(batch, 0.5), p90: percentile(batch, 0.9), p99: percentile(batch, 0.99), max: batch[batch.length - 1] ?? 0 },
         corruptRecords: f[FlushStat.CORRUPT_RECORDS],
       },
       storage: {
         lmdbFileBytes,
+        pageBytes,
+        usedPages: f[FlushStat.STORE_USED_PAGES],
+        freePages: f[FlushStat.STORE_FREE_PAGES],
         walBytes,
         walGeneration: f[FlushStat.WAL_GENERATION],
         segmentBytesWritten: f[FlushStat.BYTES_WRITTEN],
@@ -135,7 +286,18 @@ export class Stats {
         replayedSamples: f[FlushStat.REPLAYED_SAMPLES],
         replayMs: f[FlushStat.REPLAY_MS],
       },
-      process: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
+      process: {
+        pid: process.pid,
+        nodeVersion: process.version,
+        rssBytes: mem.rss,
+        heapUsedBytes: mem.heapUsed,
+        heapTotalBytes: mem.heapTotal,
+        externalBytes: mem.external,
+        arrayBuffersBytes: mem.arrayBuffers,
+        gcPauseMs: this.gcPauses.summary(),
+        gcPausesTotal: this.gcCount,
+        gcPauseSecondsTotal: this.gcSeconds,
+      },
     }
   }
 
@@ -189,6 +351,29 @@ export class Stats {
     out.push(`ringest_series_created_total ${f[FlushStat.SERIES_CREATED]}`)
     family('ringest_commit_latency_p99_seconds', 'gauge', 'p99 of the recent LMDB commit latencies (last 1024 commits).')
     out.push(`ringest_commit_latency_p99_seconds ${(s.flush.commitLatencyMs.p99 ?? 0) / 1000}`)
+    family('ringest_write_request_duration_seconds', 'histogram', 'Write requests, from their headers to the answer (body arrival, parse, durable commit).')
+    histogram(out, 'ringest_write_request_duration_seconds', WRITE_BUCKETS, this.writeBuckets, 0, this.writeSecondsSum)
+    family('ringest_commit_duration_seconds', 'histogram', 'LMDB group commits of the flush worker, from start to durable (fsync done with --ack durable).')
+    histogram(out, 'ringest_commit_duration_seconds', COMMIT_BUCKETS, f, FlushStat.COMMIT_BUCKET_COUNTS, f[FlushStat.COMMIT_SECONDS_SUM]!)
+    family('ringest_ring_high_water_bytes', 'gauge', 'Most bytes ever in use in each parse worker ring.')
+    engine.rings.forEach((r, i) => out.push(`ringest_ring_high_water_bytes{ring="${i}"} ${r.stats().highWater}`))
+    family('ringest_ring_full_total', 'counter', 'Times a parse worker found its ring full.')
+    engine.rings.forEach((r, i) => out.push(`ringest_ring_full_total{ring="${i}"} ${r.stats().fullCount}`))
+    family('ringest_thread_utilization_ratio', 'gauge', 'Event-loop utilization of each thread over the last second (0 to 1).')
+    for (const t of this.utilization) out.push(`ringest_thread_utilization_ratio{thread="${esc(t.name)}"} ${t.utilization}`)
+    family('ringest_store_pages', 'gauge', 'LMDB store pages: used (the file\'s high-water mark) and free (of those, reusable).')
+    out.push(`ringest_store_pages{state="used"} ${f[FlushStat.STORE_USED_PAGES]}`, `ringest_store_pages{state="free"} ${f[FlushStat.STORE_FREE_PAGES]}`)
+    family('ringest_store_page_size_bytes', 'gauge', 'LMDB store page size.')
+    out.push(`ringest_store_page_size_bytes ${f[FlushStat.STORE_PAGE_BYTES]}`)
+    family('ringest_gc_pauses_total', 'counter', 'Garbage collection pauses of the main thread.')
+    out.push(`ringest_gc_pauses_total ${this.gcCount}`)
+    family('ringest_gc_pause_seconds_total', 'counter', 'Time the main thread spent paused in garbage collection.')
+    out.push(`ringest_gc_pause_seconds_total ${this.gcSeconds}`)
+    family('ringest_process_heap_bytes', 'gauge', 'V8 heap of the main thread: used and total.')
+    const mem = process.memoryUsage()
+    out.push(`ringest_process_heap_bytes{state="used"} ${mem.heapUsed}`, `ringest_process_heap_bytes{state="total"} ${mem.heapTotal}`)
+    family('ringest_build_info', 'gauge', 'Always 1; the version and runtime as labels.')
+    out.push(`ringest_build_info{version="${esc(this.version)}",node="${esc(process.version)}"} 1`)
     family('ringest_process_resident_memory_bytes', 'gauge', 'Resident set size.')
     out.push(`ringest_process_resident_memory_bytes ${process.memoryUsage.rss()}`)
     family('ringest_uptime_seconds', 'gauge', 'Seconds since start.')

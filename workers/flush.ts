@@ -20,7 +20,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
-import { ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
+import { COMMIT_BUCKETS, ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
 import { BLOCK_MS, STORAGE_FORMAT, checkpointGen, bandOf, encodeSegment, idRange, segmentRange, listWalGens, openStore, openWal, removeWal, scanWal, segmentBytes, segmentKey, type Wal } from './storage.js'
 import { deleteExpiredBlocks, deleteUnfinishedChunks, writeCheckpoint } from './checkpoint.js'
 import { markDirty, rollupState, runRollups } from './rollup.js'
@@ -305,6 +305,12 @@ function commit (): void {
   const done = lastCommit.then(() => target).then(() => {
     for (let r = 0; r < consumers.length; r++) consumers[r]!.publishWatermark(positions[r])
     const ms = performance.now() - started
+    // Cumulative histogram buckets for /metrics (ringest_commit_duration_seconds).
+    const sec = ms / 1000
+    stats[FlushStat.COMMIT_SECONDS_SUM] = stats[FlushStat.COMMIT_SECONDS_SUM]! + sec
+    for (let b = COMMIT_BUCKETS.length; b >= 0 && (b === COMMIT_BUCKETS.length || sec <= COMMIT_BUCKETS[b]!); b--) {
+      stats[FlushStat.COMMIT_BUCKET_COUNTS + b] = stats[FlushStat.COMMIT_BUCKET_COUNTS + b]! + 1
+    }
     const n = stats[FlushStat.RECENT_COUNT]! % RECENT_COMMITS
     stats[FlushStat.RECENT_LATENCY + n] = ms
     stats[FlushStat.RECENT_BATCH + n] = samples
@@ -472,11 +478,34 @@ const CHECKPOINT_BACKLOG_FACTOR = 3
 let stalledSince = 0
 let stallLoggedAt = -Infinity
 
+let storeStatsAt = 0
+
+/**
+ * Publishes the store's page counts (at most once a second): pages in use
+ * are the file's high-water mark; free ones are those no database's tree
+ * holds (LMDB's free list, reused before the file grows).
+ */
+function publishStoreStats (): void {
+  const now = Date.now()
+  if (now - storeStatsAt < 1000) return
+  storeStatsAt = now
+  interface TreeStats { treeBranchPageCount: number, treeLeafPageCount: number, overflowPages: number }
+  const pages = (st: TreeStats): number => st.treeBranchPageCount + st.treeLeafPageCount + st.overflowPages
+  const env = store.env.getStats() as TreeStats & { pageSize: number, lastPageNumber: number, free?: TreeStats }
+  let inTrees = pages(env) + (env.free === undefined ? 0 : pages(env.free)) + 2 // the two meta pages
+  for (const db of [store.series, store.chunks, store.rollups, store.meta]) inTrees += pages(db.getStats() as TreeStats)
+  const used = env.lastPageNumber + 1
+  stats[FlushStat.STORE_PAGE_BYTES] = env.pageSize
+  stats[FlushStat.STORE_USED_PAGES] = used
+  stats[FlushStat.STORE_FREE_PAGES] = Math.max(0, used - inTrees)
+}
+
 async function loop (): Promise<void> {
   await applyRetention()
   for (;;) {
     if (checkpointFailed !== undefined) throw checkpointFailed
     deleteOldWals(false)
+    publishStoreStats()
     // At the pipeline limit, wait for the oldest commit (this also lets the event loop run lmdb-js).
     if (inFlight.length >= MAX_COMMITS_IN_FLIGHT) { await inFlight[0]; continue }
     const stop = stopping()

@@ -107,12 +107,22 @@ export const FlushStat = {
   ROLLUP_THROUGH_MS: 22,
   /** Duration of the last rollup run that computed rows, in milliseconds. */
   LAST_ROLLUP_MS: 23,
+  /** The store's page size, pages in use (the file's high-water mark) and pages of those free for reuse; updated about once a second. */
+  STORE_PAGE_BYTES: 24,
+  STORE_USED_PAGES: 25,
+  STORE_FREE_PAGES: 26,
+  /** Sum of all commit latencies since start, in seconds (the histogram's _sum). */
+  COMMIT_SECONDS_SUM: 27,
+  /** Start of COMMIT_BUCKETS.length + 1 cumulative counts: commits that took at most each bound (the last: all). */
+  COMMIT_BUCKET_COUNTS: 32,
   /** Start of RECENT_COMMITS commit latencies in milliseconds. */
-  RECENT_LATENCY: 32,
+  RECENT_LATENCY: 64,
   /** Start of RECENT_COMMITS batch sizes in samples. */
-  RECENT_BATCH: 32 + RECENT_COMMITS,
+  RECENT_BATCH: 64 + RECENT_COMMITS,
 } as const
-export const FLUSH_STATS_SLOTS = 32 + 2 * RECENT_COMMITS
+export const FLUSH_STATS_SLOTS = 64 + 2 * RECENT_COMMITS
+/** Upper bounds in seconds of the commit latency histogram's buckets (ringest_commit_duration_seconds). */
+export const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const
 
 /** What the main thread gives every parse worker (Piscina workerData). */
 export interface ParseWorkerData {
