@@ -37,6 +37,9 @@ export interface EngineConfig {
   stopCheckpointSamples?: number
 }
 
+/** How Stats reads a thread's utilization: its busy milliseconds, or its event-loop utilization. */
+export type ThreadProbe = { name: string, busyMs: () => number } | { name: string, worker: Worker }
+
 /**
  * At stop, the WAL is checkpointed only if it holds at most this many samples
  * (about a second of work); a bigger one stays for the next start, which
@@ -71,11 +74,14 @@ export class Engine {
   private tasksInFlight = 0
   private readonly workers: number
   private readonly flushWorker: Worker
+  /** Per ring, milliseconds its parse worker spent in tasks (ParseWorkerData.busy). */
+  private readonly parseBusy: Float64Array
 
   private constructor (config: EngineConfig, log: Logger, flush: Worker, buffers: { rings: SharedArrayBuffer[], claims: SharedArrayBuffer, doorbell: SharedArrayBuffer, control: SharedArrayBuffer, stats: SharedArrayBuffer }) {
     this.maxQueue = config.maxQueue
     this.workers = config.parseWorkers
     this.flushWorker = flush
+    this.parseBusy = new Float64Array(new SharedArrayBuffer(8 * config.parseWorkers))
     this.rings = buffers.rings.map((r) => new RingObserver(r))
     this.flushStats = new Float64Array(buffers.stats)
     this.control = new Int32Array(buffers.control)
@@ -102,6 +108,7 @@ export class Engine {
       doorbell: buffers.doorbell,
       maxBodyBytes: config.maxBodyBytes,
       admissionWaitMs: config.admissionWaitMs,
+      busy: this.parseBusy.buffer as SharedArrayBuffer,
     }
     this.pool = new Piscina({
       filename: new URL('../workers/parse.js', import.meta.url).href,
@@ -170,10 +177,19 @@ export class Engine {
 
   get failed (): Error | undefined { return this.flushFailed }
 
-  /** The engine's threads (parse workers, flush worker), for their event-loop utilization: read from here, no message. */
-  threads (): Array<{ name: string, worker: Worker }> {
-    return [...this.pool.threads.map((worker, i) => ({ name: `parse-${i}`, worker })), { name: 'flush', worker: this.flushWorker }]
+  /**
+   * The engine's threads, for their utilization, read from here (no message):
+   * parse workers by ring, from the time they spend in tasks (they wait for
+   * tasks in Atomics.wait, which event-loop utilization would count as busy);
+   * the flush worker from its event-loop utilization (it waits on its loop).
+   */
+  threads (): ThreadProbe[] {
+    const parse: ThreadProbe[] = Array.from({ length: this.parseBusy.length }, (_, i) => ({ name: `parse-${i}`, busyMs: () => this.parseBusy[i]! }))
+    return [...parse, { name: 'flush', worker: this.flushWorker }]
   }
+
+  /** Parse workers alive in the pool. */
+  get parseThreads (): number { return this.pool.threads.length }
 
   /** Parse tasks waiting for a worker: Piscina's queue plus the batch being gathered. */
   get waitingTasks (): number {

@@ -49,7 +49,7 @@ export class QueryService {
 
   get queued (): number { return this.pool.queueSize }
 
-  /** Query worker threads running now (they start on the first query and end after a minute idle). */
+  /** Query worker threads running now (they start on the first query and end after a minute idle; they wait on their event loop). */
   threads (): Array<{ name: string, worker: import('node:worker_threads').Worker }> {
     return this.pool.threads.map((worker, i) => ({ name: `query-${i}`, worker }))
   }

@@ -11,7 +11,7 @@ import { createHistogram, performance, PerformanceObserver, type EventLoopUtiliz
 import type { Worker } from 'node:worker_threads'
 import { listWalGens, walDir } from '../workers/storage.js'
 import { COMMIT_BUCKETS, FlushStat, RECENT_COMMITS } from '../workers/shared.js'
-import type { Engine } from './engine.js'
+import type { Engine, ThreadProbe } from './engine.js'
 
 export interface EndpointCounters {
   requests: Record<string, number>
@@ -117,12 +117,14 @@ export class Stats {
    * thread's GC pauses. Worker threads' utilization is read from the main
    * thread (worker.performance.eventLoopUtilization()): no message per read.
    */
-  watch (engine: Engine, threads: () => Array<{ name: string, worker: Worker }> = () => engine.threads()): void {
+  watch (engine: Engine, threads: () => ThreadProbe[] = () => engine.threads()): void {
     const tick = (): void => {
       this.history.push(this.reading(engine))
       if (this.history.length > HISTORY_SECONDS + 1) this.history.shift()
       const util: Array<{ name: string, utilization: number }> = [{ name: 'main', utilization: this.elu('main', () => performance.eventLoopUtilization()) }]
-      for (const t of threads()) util.push({ name: t.name, utilization: this.elu(t.worker, () => t.worker.performance.eventLoopUtilization()) })
+      for (const t of threads()) {
+        util.push({ name: t.name, utilization: 'worker' in t ? this.elu(t.worker, () => t.worker.performance.eventLoopUtilization()) : this.busy(t.name, t.busyMs()) })
+      }
       this.utilization = util
     }
     tick()
@@ -140,6 +142,17 @@ export class Stats {
   unwatch (): void {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.gcObserver?.disconnect()
+  }
+
+  private readonly busyBefore = new Map<string, { at: number, busyMs: number }>()
+
+  /** The share of the wall time since the last call spent busy, from a busy-milliseconds counter. */
+  private busy (name: string, busyMs: number): number {
+    const now = { at: performance.now(), busyMs }
+    const before = this.busyBefore.get(name)
+    this.busyBefore.set(name, now)
+    if (before === undefined || now.at <= before.at) return 0
+    return Math.min(1, Math.max(0, (now.busyMs - before.busyMs) / (now.at - before.at)))
   }
 
   /** The share of the time since the last call that `key`'s event loop was busy (0 on the first call or a thread that is gone). */

@@ -90,6 +90,12 @@ function parseBody (job: BodyJob): BodyOutcome {
   }
 }
 
+const busy = new Float64Array(data.busy)
+
 export default function parseTask (task: { bodies: BodyJob[] }): TaskOutcome {
-  return { ring: ringIndex, bodies: task.bodies.map(parseBody) }
+  const started = performance.now()
+  const out = { ring: ringIndex, bodies: task.bodies.map(parseBody) }
+  // One writer per slot (this ring's worker); the main thread only reads.
+  busy[ringIndex] = busy[ringIndex]! + (performance.now() - started)
+  return out
 }

@@ -131,6 +131,12 @@ export interface ParseWorkerData {
   doorbell: SharedArrayBuffer
   maxBodyBytes: number
   admissionWaitMs: number
+  /**
+   * Float64 per ring: milliseconds its parse worker spent in tasks since start. Piscina's
+   * workers wait for tasks in Atomics.wait, which the event-loop utilization counts as busy,
+   * so a parse worker's utilization is measured from this instead.
+   */
+  busy: SharedArrayBuffer
 }
 
 /** What the main thread gives the flush worker. */
