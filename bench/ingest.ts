@@ -28,6 +28,7 @@ import {
   waitHttp, withTimeout, type Child,
 } from './lib/proc.js'
 import { goals, goalsText, ratios, ratiosTable, runsTable, summarize, summaryTable, type RunRecord } from './lib/report.js'
+import { startObservers, type Observers } from './lib/observers.js'
 import { launch, missing, RINGEST_COUNTER, Unit, VM_COUNTER, type Counter, type CounterReading, type TargetName } from './lib/targets.js'
 
 /** The project's root: this file runs as dist/bench/ingest.js. */
@@ -120,6 +121,7 @@ async function runOne (o: Options, tmp: string, t0: number, round: number, targe
   let server: Child | null = null
   let loadgen: Child | null = null
   let counter: Counter | null = null
+  let observers: Observers | null = null
   try {
     if (!(await portIsFree(port))) throw new Error(`port ${port} on 127.0.0.1 is busy: pass --port N (or --port 0 for any free one)`)
     const l = launch(target, { port, dataDir, root: ROOT, ringestArgs: o.ringestArgs, vmBin: o.vmBin })
@@ -128,6 +130,7 @@ async function runOne (o: Options, tmp: string, t0: number, round: number, targe
     rec.server_ready_ms = await waitHttp(origin + l.readyPath, SERVER_READY_MS, server)
     counter ??= l.counter(server, origin)
     await withTimeout(counter.read(), COUNTER_READ_MS, `${target}: first counter read`) // opens the keep-alive connection
+    if (target === 'ringest-observed') observers = startObservers(origin)
 
     loadgen = startProcess('loadgen', process.execPath, [LOADGEN], { cwd: ROOT, logPath: join(dir, 'loadgen.log'), ipc: true })
     const inbox = new Inbox(loadgen)
@@ -191,6 +194,13 @@ async function runOne (o: Options, tmp: string, t0: number, round: number, targe
     rec.whole_run = { ok: res.whole.ok, non2xx: sum(res.whole.statuses), sock_errors: sum(res.whole.errors) }
     rec.abandoned = res.abandoned
     rec.error_samples = res.errorSamples
+    if (observers !== null) {
+      rec.observed = { ...observers.counts }
+      // The dashboard's stream sends an event a second: a run that got few did not measure watching.
+      if (observers.counts.events < o.duration / 2 || observers.counts.scrapes < o.duration / 2) {
+        throw new Error(`observers got ${observers.counts.events} stream events and ${observers.counts.scrapes} /metrics answers in a ${o.duration} s window (${observers.counts.errors} errors)`)
+      }
+    }
     // Checks after the figures, so that a failed run still shows what the client saw.
     if (!cb.present) throw new Error(`GET /metrics has no series named ${target === 'vm' ? VM_COUNTER : RINGEST_COUNTER} after the load (${res.window.ok} requests got a 2xx in the window)`)
     if (server.exit !== null) throw new Error(`${target} exited during the run (code ${server.exit.code}, signal ${server.exit.signal})`)
@@ -201,6 +211,7 @@ async function runOne (o: Options, tmp: string, t0: number, round: number, targe
     const t = tail(serverLog, 15)
     if (t !== '') log(`${target} log, last lines:\n${t}`)
   } finally {
+    if (observers !== null) await observers.stop()
     if (counter !== null) await counter.close()
     if (loadgen !== null) await stopProcess(loadgen, 2_000)
     if (server !== null) {

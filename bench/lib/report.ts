@@ -66,6 +66,8 @@ export interface RunRecord {
   server_stop: { ms: number, killed: boolean, code: number | null, signal: string | null } | null
   /** A few non-2xx bodies or error messages, truncated. */
   error_samples: string[]
+  /** ringest-observed: stream events and /metrics scrapes the observers got (bench/lib/observers.ts). */
+  observed?: { events: number, scrapes: number, errors: number }
 }
 
 export interface SummaryRow {
@@ -147,6 +149,9 @@ export function ratios (runs: RunRecord[], targets: readonly TargetName[], sizes
     ['ringest', 'vm', 'rps'],
     ['ringest', 'vm', 'p99_ms'],
     ['vm', 'baseline', 'samples_per_s'],
+    // What watching costs (issue 5: at most 3 % of throughput).
+    ['ringest-observed', 'ringest', 'samples_per_s'],
+    ['ringest-observed', 'ringest', 'p99_ms'],
   ]
   const label = { samples_per_s: 'samples/s', rps: 'req/s', p99_ms: 'p99' } as const
   const out: RatioRow[] = []

@@ -8,7 +8,12 @@ import { join, delimiter } from 'node:path'
 import { Client } from 'undici'
 import type { Child } from './proc.js'
 
-export const TARGETS = ['baseline', 'ringest', 'vm'] as const
+/**
+ * ringest-observed: ringest as an SRE watches it, the dashboard's event
+ * stream (GET /stats/stream) open and /metrics scraped every second, both
+ * from the driver (bench/lib/observers.ts), to measure what watching costs.
+ */
+export const TARGETS = ['baseline', 'ringest', 'ringest-observed', 'vm'] as const
 export type TargetName = typeof TARGETS[number]
 
 /** What the counter counts; requests are turned into samples with the bodies' samples per request. */
@@ -78,6 +83,7 @@ export function launch (name: TargetName, c: TargetContext): Launch {
         counter: (child) => new StdoutCounter(child),
       }
     case 'ringest':
+    case 'ringest-observed':
       return {
         cmd: process.execPath,
         // RINGEST_NODE_ARGS: node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (one profile per thread).
@@ -107,6 +113,7 @@ export function missing (name: TargetName, c: Pick<TargetContext, 'root' | 'vmBi
     case 'baseline':
       return existsSync(join(c.root, 'dist/bench/baseline-server.js')) ? null : 'dist/bench/baseline-server.js is missing: run `npx tsc -b` first'
     case 'ringest':
+    case 'ringest-observed':
       if (!existsSync(join(c.root, 'bin/ringest.js'))) return 'bin/ringest.js is missing (ringest is not built yet?); run with --targets baseline,vm meanwhile'
       return null
     case 'vm':
