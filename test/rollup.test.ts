@@ -27,6 +27,23 @@ describe('rollup rows', () => {
     expect([row.count[odd.length], row.sum[odd.length], row.min[odd.length], row.max[odd.length], row.last[odd.length]]).toEqual([5, 15, -1, 6, 2])
   })
 
+  it('decodes only the columns asked for, with the bucket indexes', () => {
+    const b = new Buckets()
+    b.clear()
+    b.add(3, 2, 7, 3, 4, 4)
+    b.add(9, 1, 5, 5, 5, 5)
+    const bytes = b.encode()!
+    const maxOnly = decodeRow(bytes, undefined, new Set(['max']))
+    expect([...maxOnly.idx]).toEqual([3, 9])
+    expect([...maxOnly.max]).toEqual([4, 5])
+    expect(maxOnly.sum).toHaveLength(0)
+    const none = decodeRow(bytes, new Float64Array(6 * 24), new Set())
+    expect([...none.idx]).toEqual([3, 9])
+    const avg = decodeRow(bytes, undefined, new Set(['sum', 'count']))
+    expect([...avg.sum]).toEqual([7, 5])
+    expect([...avg.count]).toEqual([2, 1])
+  })
+
   it('NaN in min and max only when every value is NaN (as min_over_time)', () => {
     const b = new Buckets()
     b.clear()

@@ -17,7 +17,7 @@ import { BLOCK_MS, blockOf, openStore } from './storage.js'
 import { ROLLUP_LEVELS, readRollup, rollupState } from './rollup.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
 import { SampleLimitError, WalReader, readSamples, seriesWithSamples } from './read.js'
-import { PromQLError, compileMatcher, parseMatchers, queryInstant, queryRange, toPrometheusData, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
+import { PromQLError, compileMatcher, labelsKey, parseMatchers, queryInstant, queryRange, toPrometheusData, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
 
 // Queries yield the CPU to ingestion: this thread runs at the lowest scheduling priority
 // (nice 19; on Linux a thread's own priority, set through its thread id). Ingest threads
@@ -60,6 +60,14 @@ function pace (): void {
 const store = openStore(dataDir, { mapSizeBytes, sync })
 const wal = new WalReader(dataDir, { mapSizeBytes, sync })
 const index = new SeriesIndex()
+
+/** Each series' canonical label key (labelsKey), built once per id: a series' labels never change. */
+const keys = new Map<number, string>()
+function seriesKey (id: number): string {
+  let k = keys.get(id)
+  if (k === undefined) keys.set(id, k = labelsKey(index.labels(id)))
+  return k
+}
 
 class StoreQuerier implements Querier {
   series = 0
@@ -114,7 +122,7 @@ class StoreQuerier implements Querier {
       const s = samples.get(id)
       if (s === undefined) continue
       this.samples += s.ts.length
-      out.push({ labels: index.labels(id), timestamps: s.ts, values: s.values, ...(s.weights === undefined ? {} : { weights: s.weights }) })
+      out.push({ labels: index.labels(id), key: seriesKey(id), timestamps: s.ts, values: s.values, ...(s.weights === undefined ? {} : { weights: s.weights }) })
     }
     return out
   }

@@ -157,34 +157,48 @@ const ROW_TS = new Float64Array(BUCKETS_PER_ROW)
  * Decodes a row into one Float64Array of 6 x its bucket count (`into` if
  * big enough: the row's arrays are then views of it, valid until it is
  * reused). One allocation a row instead of ten (see decodeChunkInto).
+ * `only`: decode just these columns (the others come back empty); a query
+ * reads one or two of the five.
  */
-export function decodeRow (bytes: Uint8Array, into?: Float64Array): Row {
+export function decodeRow (bytes: Uint8Array, into?: Float64Array, only?: ReadonlySet<RollupColumn>): Row {
   if (bytes.length < 1 || bytes[0] !== ROLLUP_FORMAT) throw new Error(`corrupt rollup row: format ${bytes[0]}`)
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   let at = 1
   let n = -1
   let buf: Float64Array | undefined
+  let first = true
   const row: Partial<Row> = {}
   for (let c = 0; c < COLUMNS.length; c++) {
     if (at + 2 > bytes.length) throw new Error('corrupt rollup row: truncated')
-    const len = dv.getUint16(at, true)
+    const len = bytes[at]! | (bytes[at + 1]! << 8)
     if (at + 2 + len > bytes.length) throw new Error('corrupt rollup row: truncated')
-    const chunk = bytes.subarray(at + 2, at + 2 + len)
+    const col = COLUMNS[c]!
+    // Skipped unless wanted (the last column is decoded anyway if none was: the bucket indexes come with one).
+    if (only !== undefined && !only.has(col) && !(buf === undefined && c === COLUMNS.length - 1)) {
+      row[col] = EMPTY
+      at += 2 + len
+      continue
+    }
+    // A plain view (a Buffer's subarray would make a Buffer, which costs more).
+    const chunk = new Uint8Array(bytes.buffer, bytes.byteOffset + at + 2, len)
+    const count = chunkHeader(chunk).count
     if (buf === undefined) {
-      n = chunkHeader(chunk).count
+      n = count
       if (n > BUCKETS_PER_ROW) throw new Error(`corrupt rollup row: ${n} buckets`)
       buf = into !== undefined && into.length >= 6 * n ? into : new Float64Array(6 * n)
       row.idx = buf.subarray(0, n)
+    } else if (count !== n) {
+      throw new Error('corrupt rollup row: columns of different lengths')
     }
     const values = buf.subarray((c + 1) * n, (c + 2) * n)
-    if (chunkHeader(chunk).count !== n) throw new Error('corrupt rollup row: columns of different lengths')
-    decodeChunkInto(chunk, c === 0 ? row.idx! : ROW_TS, values, 0)
-    row[COLUMNS[c]!] = values
+    decodeChunkInto(chunk, first ? row.idx! : ROW_TS, values, 0)
+    first = false
+    row[col] = values
     at += 2 + len
   }
   if (at !== bytes.length) throw new Error('corrupt rollup row: bytes after the last column')
   return row as Row
 }
+const EMPTY = new Float64Array(0)
 
 /** Series ids per pass of a row computation: bounds memory to a pass's decoded samples. */
 const PASS_IDS = 2048
@@ -489,6 +503,7 @@ export function readRollup (store: Store, wal: WalReader, wanted: ReadonlySet<nu
     return s
   }
   const bounds = rollupBoundaries(rollupState(store))
+  const needed = new Set<RollupColumn>(column === 'avg' ? ['sum', 'count'] : [column])
   const ids = [...wanted].sort((a, b) => a - b)
   let lo = -Infinity
   for (let l = Math.min(level, ROLLUP_LEVELS.length - 1); l >= 0; l--) {
@@ -501,7 +516,7 @@ export function readRollup (store: Store, wal: WalReader, wanted: ReadonlySet<nu
     const first = Math.floor(a / rowMs)
     const last = Math.floor(b / rowMs)
     const addRow = (id: number, row: number, bytes: Uint8Array): void => {
-      const r = decodeRow(bytes, rowScratch)
+      const r = decodeRow(bytes, rowScratch, needed)
       const s = series(id)
       const src = column === 'avg' ? r.sum : r[column]
       for (let k = 0; k < r.idx.length; k++) {
@@ -510,12 +525,13 @@ export function readRollup (store: Store, wal: WalReader, wanted: ReadonlySet<nu
         if (++total > maxSamples) throw new SampleLimitError(maxSamples)
         s.ts.push(t)
         s.values.push(src[k]!)
-        s.weights.push(r.count[k]!)
+        if (column === 'avg') s.weights.push(r.count[k]!)
       }
     }
     if (ids.length > 64) {
       let rows = 0
-      for (const { key, value } of store.rollups.getRange({ start: rollupKey(l, first, 0), end: rollupKey(l, last + 1, 0), snapshot: false })) {
+      // Values as views of lmdb-js's read buffer, decoded at once.
+      for (const { key, value } of store.rollupViews.getRange({ start: rollupKey(l, first, 0), end: rollupKey(l, last + 1, 0), snapshot: false })) {
         if (pace !== undefined && (++rows & 255) === 0) pace()
         const k = parseRollupKey(key)
         if (wanted.has(k.id)) addRow(k.id, k.row, value)

@@ -55,8 +55,12 @@ export interface Store {
   env: RootDatabase
   series: Database<string, number>
   chunks: Database<Buffer, Buffer>
+  /** The same database, values read as views valid until the iteration moves on (see segmentView): for scans that decode at once. */
+  chunkViews: Database<Uint8Array, Buffer>
   /** Downsampled rows (workers/rollup.ts). */
   rollups: Database<Buffer, Buffer>
+  /** The same, values as views (as chunkViews). */
+  rollupViews: Database<Uint8Array, Buffer>
   meta: Database<unknown, string>
   close (): Promise<void>
 }
@@ -110,9 +114,13 @@ export function openStore (dataDir: string, options: StoreOptions): Store {
   const env = openEnv(dataDir, options, options.mapSizeBytes, options.pageBytes)
   const series = env.openDB<string, number>({ name: 'series', keyEncoding: 'uint32', encoding: 'string', cache: false })
   const chunks = env.openDB<Buffer, Buffer>({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary', cache: false })
+  // `encoder` is an lmdb-js option its typings leave out.
+  const viewOptions = { name: 'chunks', keyEncoding: 'binary' as const, encoder: segmentView, cache: false }
+  const chunkViews = env.openDB<Uint8Array, Buffer>(viewOptions)
   const rollups = env.openDB<Buffer, Buffer>({ name: 'rollups', keyEncoding: 'binary', encoding: 'binary', cache: false })
+  const rollupViews = env.openDB<Uint8Array, Buffer>({ ...viewOptions, name: 'rollups' })
   const meta = env.openDB<unknown, string>({ name: 'meta', cache: false })
-  return { env, series, chunks, rollups, meta, close: async () => { await env.close() } }
+  return { env, series, chunks, chunkViews, rollups, rollupViews, meta, close: async () => { await env.close() } }
 }
 
 /** A WAL generation's map: a generation holds at most a checkpoint's worth of segments. */

@@ -110,7 +110,7 @@ export class Evaluator {
     for (const s of data) samples += s.timestamps.length
     this.addSamples(samples)
     // Prometheus's series sets are sorted by labels, and some results (topk ties) depend on that order.
-    return data.map((s): RawSeries => ({ m: this.labels.intern(s.labels), ts: s.timestamps, vs: s.values, ...(s.weights === undefined ? {} : { ws: s.weights }) }))
+    return data.map((s): RawSeries => ({ m: s.key === undefined ? this.labels.intern(s.labels) : this.labels.intern(s.labels, s.key), ts: s.timestamps, vs: s.values, ...(s.weights === undefined ? {} : { ws: s.weights }) }))
       .sort((a, b) => compareStrings(a.m.key, b.m.key))
   }
 

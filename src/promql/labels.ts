@@ -14,18 +14,28 @@ export interface LSet {
 const SEP_NAME = '\u0000'
 const SEP_LABEL = '\u0001'
 
+const sortedNames = (labels: Labels): string[] => Object.keys(labels).filter((n) => labels[n] !== '').sort(compareStrings)
+
+/** The canonical key of a label set (LSet.key): names in code point order, empty values left out. */
+export function labelsKey (labels: Labels): string {
+  let key = ''
+  for (const n of sortedNames(labels)) key += n + SEP_NAME + labels[n]! + SEP_LABEL
+  return key
+}
+
 export class LabelInterner {
   private readonly sets = new Map<string, LSet>()
 
-  /** `labels` need not be sorted; the LSet's labels are, and empty values are dropped as Prometheus drops them. */
-  intern (labels: Labels): LSet {
-    const names = Object.keys(labels).filter((n) => labels[n] !== '').sort(compareStrings)
-    let key = ''
-    for (const n of names) key += n + SEP_NAME + labels[n]! + SEP_LABEL
+  /**
+   * `labels` need not be sorted; the LSet's labels are, and empty values are
+   * dropped as Prometheus drops them. `key`, if given, must be labelsKey(labels)
+   * (a storage that caches it per series saves building it per query).
+   */
+  intern (labels: Labels, key = labelsKey(labels)): LSet {
     let ls = this.sets.get(key)
     if (ls === undefined) {
       const sorted: Labels = {}
-      for (const n of names) sorted[n] = labels[n]!
+      for (const n of sortedNames(labels)) sorted[n] = labels[n]!
       ls = { labels: sorted, key }
       this.sets.set(key, ls)
     }

@@ -15,6 +15,8 @@ export interface SeriesData {
   values: Float64Array
   /** Rollup reads of the 'avg' column: each value's sample count (values are sums). */
   weights?: Float64Array
+  /** labelsKey(labels), if the storage has it at hand (saves building it per query). */
+  key?: string
 }
 
 /** What a rollup read returns as values: one of its columns, or 'avg' (sums, with counts as weights). */
