@@ -10,7 +10,7 @@ import {
   isComparison, type Aggregate, type Binary, type Call, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector,
 } from './ast.js'
 import {
-  arithmetic, avgOverTime, compare, counterResets, extrapolatedRate, IncrementalMean, instantValue, maxOverTime, minOverTime,
+  arithmetic, avgOverTime, compare, counterResets, extrapolatedRate, extrapolatedRateSteps, IncrementalMean, instantValue, maxOverTime, minOverTime,
   quantile, quantileOverTime, round, selectK, sumOverTime, weightedAvgOverTime, type Window,
 } from './functions.js'
 import { compareStrings, LabelInterner, type LSet } from './labels.js'
@@ -253,6 +253,11 @@ export class Evaluator {
     const keepName = f === 'last_over_time'
     const w: Window = { ts: [], vs: [], lo: 0, hi: 0, resets: undefined }
     const counter = f === 'rate' || f === 'increase'
+    // rate, increase and delta over stored samples: all steps of a series in one loop (extrapolatedRateSteps).
+    const extrapolated = res === 0 && (counter || f === 'delta')
+    const stepValues = extrapolated ? new Float64Array(st.n) : undefined
+    const stepPresent = extrapolated ? new Uint8Array(st.n) : undefined
+    let resetsWork = new Int32Array(0)
     for (const s of mat.series) {
       const out = keepName ? s.m : this.labels.dropName(s.m)
       const g = target(out)
@@ -263,22 +268,31 @@ export class Evaluator {
       w.vs = s.vs
       w.ws = s.ws
       // Counter resets counted once per series, not once per window (a 5 m window at a 15 s step overlaps 19 others).
-      w.resets = counter && s.ts.length > 2 ? counterResets(s.vs) : undefined
-      for (let k = 0; k < st.n; k++) {
+      // Into a work array kept for the call (one allocation outside V8's heap per series cost more than the count).
+      if (counter && resetsWork.length < s.ts.length) resetsWork = new Int32Array(Math.max(s.ts.length, 2 * resetsWork.length))
+      w.resets = counter && s.ts.length > 2 ? counterResets(s.vs, resetsWork) : undefined
+      if (stepValues !== undefined && s.ts instanceof Float64Array && s.vs instanceof Float64Array) {
+        this.ticks += st.n - 1
         this.tick()
-        const t = st.start + k * st.interval
-        const maxT = t - mat.offsetMs
-        const minT = maxT - mat.rangeMs
-        while (lo < s.ts.length && s.ts[lo]! < minT) lo++
-        if (hi < lo) hi = lo
-        while (hi < s.ts.length && s.ts[hi]! <= maxT) hi++
-        if (hi === lo) continue
-        w.lo = lo
-        w.hi = hi
-        const v = kernel(w, minT, maxT, k)
-        if (v === undefined) continue
-        emit(g, k, v, out)
-        any = true
+        any = extrapolatedRateSteps(s.ts, s.vs, w.resets, st.start, st.interval, st.n, mat.offsetMs, mat.rangeMs, counter, f === 'rate', stepValues, stepPresent!) > 0
+        for (let k = 0; k < st.n; k++) if (stepPresent![k] === 1) emit(g, k, stepValues[k]!, out)
+      } else {
+        for (let k = 0; k < st.n; k++) {
+          this.tick()
+          const t = st.start + k * st.interval
+          const maxT = t - mat.offsetMs
+          const minT = maxT - mat.rangeMs
+          while (lo < s.ts.length && s.ts[lo]! < minT) lo++
+          if (hi < lo) hi = lo
+          while (hi < s.ts.length && s.ts[hi]! <= maxT) hi++
+          if (hi === lo) continue
+          w.lo = lo
+          w.hi = hi
+          const v = kernel(w, minT, maxT, k)
+          if (v === undefined) continue
+          emit(g, k, v, out)
+          any = true
+        }
       }
       if (any) {
         const prev = sources.get(out.key)

@@ -18,8 +18,67 @@ export interface Window {
 }
 
 /** The prefix counts of counter resets of a series (Window.resets). */
-export function counterResets (vs: ArrayLike<number>): Int32Array {
-  const out = new Int32Array(vs.length)
+/**
+ * extrapolatedRate at every step of one series, for Float64Array samples:
+ * the same arithmetic in the same order (bit-identical results; the tests
+ * compare the two paths), with the window sliding inside one loop instead of
+ * a kernel call per step. Step k's window is [maxT - rangeMs, maxT] with
+ * maxT = start + k * interval - offsetMs. Writes out[k] and present[k] (1 if
+ * step k has a value); returns how many steps have one.
+ */
+export function extrapolatedRateSteps (
+  ts: Float64Array, vs: Float64Array, resets: Int32Array | undefined,
+  start: number, interval: number, n: number, offsetMs: number, rangeMs: number,
+  isCounter: boolean, isRate: boolean, out: Float64Array, present: Uint8Array,
+): number {
+  const len = ts.length
+  let lo = 0
+  let hi = 0
+  let found = 0
+  for (let k = 0; k < n; k++) {
+    present[k] = 0
+    const maxT = start + k * interval - offsetMs
+    const minT = maxT - rangeMs
+    while (lo < len && ts[lo]! < minT) lo++
+    if (hi < lo) hi = lo
+    while (hi < len && ts[hi]! <= maxT) hi++
+    const count = hi - lo
+    if (count < 2) continue
+    const first = vs[lo]!
+    const last = vs[hi - 1]!
+    let result = last - first
+    if (isCounter && (resets === undefined || resets[hi - 1] !== resets[lo])) {
+      let prev = first
+      for (let i = lo + 1; i < hi; i++) {
+        const v = vs[i]!
+        if (v < prev) result += prev
+        prev = v
+      }
+    }
+    let durationToStart = (ts[lo]! - minT) / 1000
+    const durationToEnd = (maxT - ts[hi - 1]!) / 1000
+    const sampledInterval = (ts[hi - 1]! - ts[lo]!) / 1000
+    const averageDurationBetweenSamples = sampledInterval / (count - 1)
+    if (isCounter && result > 0 && first >= 0) {
+      const durationToZero = sampledInterval * (first / result)
+      if (durationToZero < durationToStart) durationToStart = durationToZero
+    }
+    const threshold = averageDurationBetweenSamples * 1.1
+    let extrapolateToInterval = sampledInterval
+    extrapolateToInterval += durationToStart < threshold ? durationToStart : averageDurationBetweenSamples / 2
+    extrapolateToInterval += durationToEnd < threshold ? durationToEnd : averageDurationBetweenSamples / 2
+    let factor = extrapolateToInterval / sampledInterval
+    if (isRate) factor /= rangeMs / 1000
+    out[k] = result * factor
+    present[k] = 1
+    found++
+  }
+  return found
+}
+
+export function counterResets (vs: ArrayLike<number>, into?: Int32Array): Int32Array {
+  const out = into !== undefined && into.length >= vs.length ? into : new Int32Array(vs.length)
+  out[0] = 0
   for (let i = 1, n = 0; i < vs.length; i++) {
     if (vs[i]! < vs[i - 1]!) n++
     out[i] = n
