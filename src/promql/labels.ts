@@ -45,9 +45,20 @@ export class LabelInterner {
   dropName (ls: LSet): LSet {
     if (ls.noName !== undefined) return ls.noName
     if (ls.labels.__name__ === undefined) { ls.noName = ls; return ls }
-    const { __name__: _, ...rest } = ls.labels
-    ls.noName = this.intern(rest)
-    return ls.noName
+    // An LSet's labels are sorted and have no empty value: the rest is too, so its key is
+    // built in order and nothing is sorted (this runs once per series of a range function).
+    const rest: Labels = {}
+    let key = ''
+    for (const n in ls.labels) {
+      if (n === '__name__') continue
+      const v = ls.labels[n]!
+      rest[n] = v
+      key += n + SEP_NAME + v + SEP_LABEL
+    }
+    let out = this.sets.get(key)
+    if (out === undefined) this.sets.set(key, out = { labels: rest, key })
+    ls.noName = out
+    return out
   }
 
   /** Only the listed labels (`on`, `by`). */
