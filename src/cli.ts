@@ -14,7 +14,8 @@ import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import { Agent, request, type Dispatcher } from 'undici'
 import { ConfigError, describeOptions, effectiveConfigForLog, loadConfig, type Config } from './config.js'
-import { createLogger } from './log.js'
+import { createLogger, toggleDebug } from './log.js'
+import { startedFields, stoppedFields } from './lifecycle-log.js'
 import { ParamError, parseTimeParam } from './params.js'
 import { parseDurationParam } from './params.js'
 
@@ -58,6 +59,7 @@ function serveHelp (): string {
     'POST /api/v1/ingest, read-back on GET /api/v1/export, /healthz, /stats and /metrics. By default a',
     'write is answered 204 only once it is fsync\'d in the LMDB store (--ack durable).',
     'SIGTERM or SIGINT stops it cleanly (exit 0); a second signal exits at once (exit 1).',
+    'SIGUSR2 switches the log level to debug, and the next one back (PUT /admin/log-level sets any level).',
     '',
     describeOptions(),
   ].join('\n')
@@ -120,34 +122,44 @@ async function serve (args: string[]): Promise<number> {
     err(`ringest serve: configuration error: logFile: cannot open ${config.logFile ?? 'stdout'}: ${(e as Error).message}. Fix: give --log-file a writable path, or omit it to log to stdout.`)
     return EXIT_USAGE
   }
-  logger.info({ version: version(), node: process.version, ...effectiveConfigForLog(config) }, 'starting')
+  // Start and stop are one info line each ("started", "stopped": lifecycle-log.ts); the steps between are debug.
+  const startedAt = Date.now()
+  logger.debug({ version: version(), node: process.version, ...effectiveConfigForLog(config) }, 'starting')
 
   const { startServer } = await import('./server.js')
   let server: Awaited<ReturnType<typeof startServer>>
   try {
     server = await startServer(config, logger)
   } catch (e) {
-    logger.fatal({ err: e }, 'failed to start')
+    logger.fatal({ err: e, version: version(), ...effectiveConfigForLog(config) }, 'failed to start')
     err(`ringest serve: failed to start: ${(e as Error).message}`)
     return EXIT_FAILURE
   }
   const running = server
+  // Each SIGUSR2 turns debug lines on or off again (PUT /admin/log-level sets any level).
+  process.on('SIGUSR2', () => { toggleDebug(logger, config.logLevel) })
 
   return await new Promise<number>((resolve) => {
     let stopping = false
+    let stopStartedAt = 0
+    const stopped = (code: number, reason: string, extra: Record<string, unknown> = {}): void => {
+      logger[code === EXIT_OK ? 'info' : 'error']({ ...stoppedFields(running, reason, code, Date.now() - stopStartedAt), ...extra }, 'stopped')
+    }
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
-        logger.error({ signal }, 'second signal: exiting at once, shutdown unfinished')
+        stopped(EXIT_FAILURE, `${signal} again`, { error: 'second signal: exited at once, shutdown unfinished' })
         process.exit(EXIT_FAILURE)
       }
       stopping = true
-      logger.info({ signal }, 'stopping')
+      stopStartedAt = Date.now()
+      logger.debug({ signal }, 'stopping')
       const deadline = setTimeout(() => {
-        logger.error({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutdown did not finish within shutdownTimeoutMs; exiting')
+        stopped(EXIT_FAILURE, signal, { error: `shutdown did not finish within shutdownTimeoutMs (${config.shutdownTimeoutMs} ms)` })
         process.exit(EXIT_FAILURE)
       }, config.shutdownTimeoutMs)
-      const finish = (code: number): void => {
+      const finish = (code: number, failure?: unknown): void => {
         clearTimeout(deadline)
+        stopped(code, signal, failure === undefined ? {} : { err: failure })
         // The process should now end by itself; if a stray handle keeps it alive, end it anyway.
         setTimeout(() => {
           logger.warn('still running after shutdown (a handle keeps the event loop alive); exiting')
@@ -155,13 +167,12 @@ async function serve (args: string[]): Promise<number> {
         }, 2000).unref()
         resolve(code)
       }
-      running.close(signal).then(() => finish(EXIT_OK), (e: unknown) => {
-        logger.error({ err: e }, 'shutdown failed')
-        finish(EXIT_FAILURE)
-      })
+      running.close(signal).then(() => finish(EXIT_OK), (e: unknown) => finish(EXIT_FAILURE, e))
     }
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
+    // Only now: whoever waits for this line may signal at once (the line can reach a pipe before the next statement runs).
+    logger.info(startedFields(config, running, version(), Date.now() - startedAt), 'started')
   })
 }
 

@@ -32,6 +32,7 @@ import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { rotationInterval } from './log-rotation.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -111,6 +112,11 @@ export const OPTIONS = {
     flag: '--admission-wait-ms', env: 'RINGEST_ADMISSION_WAIT_MS', type: 'duration-ms', min: 0, max: 1 * MINUTE,
     default: 200, // 200 ms
     doc: 'How long a request may wait for ring space before it gets 503.',
+  },
+  readyOverloadPercent: {
+    flag: '--ready-overload-percent', env: 'RINGEST_READY_OVERLOAD_PERCENT', type: 'integer', min: 0, max: 100,
+    default: 90, // percent
+    doc: 'GET /readyz answers 503 while any ring is fuller than this share of its capacity, or the bytes in flight or the parse queue are past this share of their limits (so a load balancer moves traffic before writes get 503s). 0 leaves overload out of readiness.',
   },
   retryAfterSeconds: {
     flag: '--retry-after-seconds', env: 'RINGEST_RETRY_AFTER_SECONDS', type: 'integer', min: 1, max: 3600,
@@ -225,7 +231,27 @@ export const OPTIONS = {
   logFile: {
     flag: '--log-file', env: 'RINGEST_LOG_FILE', type: 'path',
     default: undefined, defaultDoc: 'stdout',
-    doc: 'File the JSON log lines are appended to (created with its directory).',
+    doc: 'File the JSON log lines are appended to (created with its directory), rotated and compressed as the next three options say. Without it, lines go to stdout.',
+  },
+  logFileMaxBytes: {
+    flag: '--log-file-max-bytes', env: 'RINGEST_LOG_FILE_MAX_BYTES', type: 'bytes', min: 0, max: 1 * TiB,
+    default: 100 * 1024 * 1024, // 100 MiB
+    doc: 'With --log-file: the file is rotated once it reaches this size (renamed <file>-<UTC time>.gz and gzip-compressed by the log thread). 0 = never by size.',
+  },
+  logFileInterval: {
+    flag: '--log-file-interval', env: 'RINGEST_LOG_FILE_INTERVAL', type: 'duration-ms', min: 0, max: 366 * DAY,
+    default: 1 * DAY, // 1 d: every midnight UTC
+    doc: 'With --log-file: the file is also rotated on UTC clock boundaries of this period (1d: every midnight; 6h: at 00, 06, 12 and 18 h). Seconds and minutes must divide 60, hours 24; days may be any number. 0 = by size only.',
+  },
+  logFileKeep: {
+    flag: '--log-file-keep', env: 'RINGEST_LOG_FILE_KEEP', type: 'integer', min: 1, max: 10_000,
+    default: 10, // rotated files
+    doc: 'With --log-file: rotated (compressed) files kept; at each rotation the oldest beyond this are deleted. They are listed in <file>.history.',
+  },
+  logRejectionsPerSecond: {
+    flag: '--log-rejections-per-second', env: 'RINGEST_LOG_REJECTIONS_PER_SECOND', type: 'integer', min: 0, max: 1_000_000,
+    default: 10, // lines a second for each error code and reason
+    doc: 'Rejected write requests (4xx and 5xx) are logged one line each, at most this many a second for each error code and reason; the rest are counted in the `suppressed` field of the next line or of a summary line. 0 = no rejection lines (/stats still counts them).',
   },
 } as const satisfies Record<string, OptionSpec>
 
@@ -321,6 +347,13 @@ function checkRelations (config: Config, sources: Partial<Record<OptionName, Con
     return 'default'
   }
   const blame = (a: OptionName, b: OptionName): OptionName => (sources[a] !== undefined ? a : b)
+  if (config.logFileInterval > 0 && rotationInterval(config.logFileInterval) === undefined) {
+    throw new ConfigError(
+      `logFileInterval (${formatDuration(config.logFileInterval)}, from ${from('logFileInterval')}) is not a period the log file can be rotated on: ` +
+      'rotation follows the UTC clock, so seconds and minutes must divide 60 and hours 24 (days may be any number). ' +
+      `Fix: give ${OPTIONS.logFileInterval.flag} e.g. 1d, 12h, 1h, 15m, or 0 to rotate by size only.`,
+      'logFileInterval', sources.logFileInterval)
+  }
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     const option = blame('headersTimeoutMs', 'requestTimeoutMs')
     throw new ConfigError(

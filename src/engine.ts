@@ -98,7 +98,7 @@ export class Engine {
         log.warn(fields, String(message))
       }
       if (m.type === FlushMessage.STOPPED && m.walSamples !== undefined && m.walSamples > 0) {
-        log.info({ walSamples: m.walSamples }, 'store closed; the WAL holds samples not yet in chunks: the next start checkpoints them')
+        log.debug({ walSamples: m.walSamples }, 'store closed; the WAL holds samples not yet in chunks: the next start checkpoints them')
       }
     })
     flush.on('error', (err) => { this.flushFailed = err; log.fatal({ err }, 'flush worker crashed') })
@@ -171,7 +171,7 @@ export class Engine {
         if (m.type === FlushMessage.FATAL) reject(new Error(m.message))
       })
     })
-    log.info({ series: ready.series, replayedSamples: ready.replayed, replayMs: Math.round(ready.replayMs), walGeneration: ready.walGen, unfinishedChunksDeleted: ready.unfinishedChunks }, 'store opened')
+    log.debug({ series: ready.series, replayedSamples: ready.replayed, replayMs: Math.round(ready.replayMs), walGeneration: ready.walGen, unfinishedChunksDeleted: ready.unfinishedChunks }, 'store opened')
     return new Engine(config, log, flush, buffers)
   }
 

@@ -8,6 +8,8 @@ export const Errors = {
   ERR_BAD_ENCODING: { status: 400, doc: 'The body is not valid gzip although Content-Encoding says gzip.' },
   ERR_BAD_PRECISION: { status: 400, doc: 'Unknown `precision` query parameter (use ns, us, ms, s, m, h; or n, u, µ).' },
   ERR_BAD_REQUEST: { status: 400, doc: 'A query parameter is malformed (for example `match[]`, `start` or `end` of an export).' },
+  ERR_BAD_LOG_LEVEL: { status: 400, doc: 'PUT /admin/log-level: the body is not `{"level": L}` with L one of fatal, error, warn, info, debug, trace, silent.' },
+  ERR_ADMIN_FORBIDDEN: { status: 403, doc: '/admin/ endpoints answer only requests from a loopback address (they have no authentication).' },
   ERR_NOT_FOUND: { status: 404, doc: 'No such endpoint.' },
   ERR_METHOD_NOT_ALLOWED: { status: 405, doc: 'The endpoint exists but not for this HTTP method; the Allow header lists the methods.' },
   ERR_REQUEST_TIMEOUT: { status: 408, doc: 'The request head or body did not arrive within --headers-timeout-ms / --request-timeout-ms; the connection is closed.' },
@@ -23,6 +25,7 @@ export const Errors = {
   ERR_OVERLOADED: { status: 503, doc: 'ringest cannot keep up (rings full past the admission wait, parse queue full, or too many bytes in flight). Nothing of the request was stored; retry after Retry-After seconds.' },
   ERR_ACK_TIMEOUT: { status: 503, doc: 'The samples were accepted but their commit to disk did not complete in time; retry (a retry may store a sample twice with the same timestamp, which reads back once).' },
   ERR_SHUTTING_DOWN: { status: 503, doc: 'ringest is stopping and takes no new writes; retry after Retry-After seconds (against the restarted or another instance).' },
+  ERR_TOO_MANY_STREAMS: { status: 503, doc: 'GET /stats/stream: the limit of 16 open streams (dashboards) is reached; close one, or retry after Retry-After seconds.' },
 } as const
 
 export type ErrorCode = keyof typeof Errors

@@ -30,6 +30,8 @@ export interface FastRequest {
   contentType: string | undefined
   contentEncoding: string | undefined
   contentLength: number
+  /** The connection, for the remote address of a rejection's log line (read only then: it costs a call). */
+  socket: Socket
 }
 
 export interface Reply {
@@ -53,6 +55,8 @@ export interface FastApp {
   begin (req: FastRequest): Admission | Reply
   /** Whether answers should close their connection (shutting down). */
   readonly closing: boolean
+  /** A request's head (phase 'head') or body ('body') did not arrive in time; it was answered 408 and its connection closed. */
+  timedOut? (socket: Socket, phase: 'head' | 'body', bytes: number): void
 }
 
 export interface FastOptions {
@@ -222,7 +226,7 @@ class Connection {
     // The head is ours: consume it.
     this.pending = end + 4 === buf.length ? null : buf.subarray(end + 4)
     this.closeAfter = close
-    const result = this.fast.app.begin({ path, query: q < 0 ? '' : target.slice(q + 1), contentType, contentEncoding, contentLength })
+    const result = this.fast.app.begin({ path, query: q < 0 ? '' : target.slice(q + 1), contentType, contentEncoding, contentLength, socket: this.socket })
     if ('status' in result) {
       this.write(result)
       this.discard = contentLength
@@ -297,6 +301,7 @@ class Connection {
 
   timeout (): void {
     this.closeAfter = true
+    this.fast.app.timedOut?.(this.socket, this.state === State.HEAD ? 'head' : 'body', this.state === State.HEAD ? this.pending?.length ?? 0 : this.filled)
     this.write({ status: 408, headers: { 'content-type': 'application/json' }, body: '{"code":"ERR_REQUEST_TIMEOUT","error":"request not received in time"}' })
     this.destroy()
   }

@@ -15,6 +15,10 @@ import { Stats } from './stats.js'
 import { ParamError, parseDurationParam, parseTimeParam } from './params.js'
 import { QueryService, type QueryConfig, type QueryRequest } from './query.js'
 import { FastHttp, type Admission, type FastApp, type FastOptions, type Reply } from './fast-http.js'
+import { RejectionLog } from './rejection-log.js'
+import { putLogLevel } from './admin.js'
+import { StatsStreams } from './stats-stream.js'
+import { DashboardAssets } from './dashboard.js'
 
 /** Everything the server uses: each part's own options plus the HTTP layer's. */
 export interface ServerConfig extends EngineConfig, QueryConfig, FastOptions {
@@ -22,6 +26,8 @@ export interface ServerConfig extends EngineConfig, QueryConfig, FastOptions {
   maxInflightBytes: number
   retryAfterSeconds: number
   shutdownTimeoutMs: number
+  readyOverloadPercent: number
+  logRejectionsPerSecond: number
 }
 
 export interface RunningServer {
@@ -62,16 +68,43 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
   const engine = await Engine.start(config, log)
   const queries = new QueryService(config, log, engine.flushStats.buffer as SharedArrayBuffer)
   const stats = new Stats()
-  stats.watch(engine)
+  stats.version = VERSION
+  stats.watch(engine, () => [...engine.threads(), ...queries.threads()])
   let closing = false
 
-  /** The answer to an error; counts the request. */
-  function errorReply (endpoint: string, err: HttpError): Reply {
+  /** The body of GET /stats and of every /stats/stream event (open streams are counted here, not as in-flight requests). */
+  function statsBody (): Record<string, unknown> {
+    return { version: VERSION, ...stats.snapshot(engine, config.dataDir, config.ack), statsStreams: streams.open }
+  }
+  const streams = new StatsStreams(statsBody, log)
+  const dashboard = new DashboardAssets(log)
+
+  const rejections = new RejectionLog(log, config.logRejectionsPerSecond)
+
+  /**
+   * The answer to an error; counts the request, and logs it (sampled) if it
+   * was a write. `socket` and `bytes` are only read for that line.
+   */
+  function errorReply (endpoint: string, err: HttpError, socket?: { readonly remoteAddress?: string | undefined }, bytes?: number): Reply {
     const headers: Record<string, string | number> = { 'content-type': 'application/json' }
     if (err.status === 503) headers['retry-after'] = config.retryAfterSeconds
     if (err.code === 'ERR_METHOD_NOT_ALLOWED' && err.extra?.allow !== undefined) headers.allow = String(err.extra.allow)
     headers['x-influxdb-error'] = err.message.slice(0, 1024).replace(/[^\x20-\x7e]/g, '?')
     stats.request(endpoint, err.status)
+    if (rejections.enabled && WRITES[endpoint] !== undefined) {
+      const first = err.code === 'ERR_PARSE' ? (err.extra?.errors as Array<{ line: number, message: string }> | undefined)?.[0] : undefined
+      rejections.record({
+        endpoint,
+        status: err.status,
+        code: err.code,
+        reason: err.extra?.reason as string | undefined,
+        error: first === undefined ? err.message.slice(0, 300) : first.message.slice(0, 300),
+        line: first?.line,
+        linesRejected: first === undefined ? undefined : err.extra?.rejected as number | undefined,
+        remoteAddress: socket?.remoteAddress,
+        bytes: bytes !== undefined && bytes >= 0 ? bytes : undefined,
+      })
+    }
     return { status: err.status, headers, body: JSON.stringify({ code: err.code, error: err.message, ...err.extra }) }
   }
 
@@ -97,6 +130,8 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     /** Content-Length, or -1 when the body is chunked. */
     declared: number
     params: URLSearchParams
+    /** The client's connection: read only to log a rejection (remote address). */
+    socket: { readonly remoteAddress?: string | undefined }
   }
 
   /**
@@ -164,7 +199,8 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
       }
       return await answer(h.endpoint, submitted.ring, submitted.outcome)
     } catch (err) {
-      return err instanceof HttpError ? errorReply(h.endpoint, err) : internalError(h.endpoint, err, h.endpoint)
+      // a.counted, not body.byteLength: the body went to a parse worker (transferred, now detached).
+      return err instanceof HttpError ? errorReply(h.endpoint, err, h.socket, a.counted) : internalError(h.endpoint, err, h.endpoint)
     } finally {
       stats.inflightBytes -= a.counted
     }
@@ -211,6 +247,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
       contentEncoding: req.headers['content-encoding'],
       declared: req.headers['content-length'] === undefined ? -1 : Number(req.headers['content-length']),
       params: url.searchParams,
+      socket: req.socket,
     }
     let a
     try {
@@ -314,7 +351,9 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
       if (err instanceof ParamError) { promError(res, endpoint, 'bad_data', err.message); return }
       throw err
     }
+    const began = performance.now()
     const out = await queries.run(request)
+    log.debug({ endpoint, query: request, ms: Math.round(performance.now() - began), ok: out.ok }, 'query')
     if (!out.ok) { promError(res, endpoint, out.errorType, out.error); return }
     stats.request(endpoint, 200)
     send(res, { status: 200, headers: { 'content-type': 'application/json' }, body: out.body })
@@ -410,15 +449,41 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     '/readyz': {
       methods: ['GET', 'HEAD'],
       handler: (_req, res) => {
-        const ready = !closing && engine.failed === undefined
-        json(res, ready ? 200 : 503, { status: ready ? 'ready' : closing ? 'shutting down' : 'flush worker failed' })
+        const reasons = notReady()
+        json(res, reasons.length === 0 ? 200 : 503, reasons.length === 0 ? { status: 'ready' } : { status: 'not ready', reasons })
       },
     },
-    '/stats': { methods: ['GET'], handler: (_req, res) => json(res, 200, { version: VERSION, ...stats.snapshot(engine, config.dataDir, config.ack) }) },
+    '/stats': { methods: ['GET'], handler: (_req, res) => json(res, 200, statsBody()) },
+    '/stats/stream': { methods: ['GET'], handler: (req, res) => streams.add(req, res) },
+    ...Object.fromEntries(dashboard.paths.map((path): [string, Route] =>
+      [path, { methods: ['GET', 'HEAD'], handler: (req, res) => dashboard.serve(req, res, path) }])),
     '/metrics': { methods: ['GET'], handler: (_req, res) => { res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(stats.metrics(engine, config.dataDir)) } },
     '/ping': { methods: ['GET', 'HEAD'], handler: (_req, res) => { res.writeHead(204, { 'x-influxdb-version': `ringest-${VERSION}` }).end() } },
     // Telegraf's influxdb output creates its database first; there is nothing to create.
     '/query': { methods: ['GET', 'POST'], handler: (_req, res) => json(res, 200, { results: [{ statement_id: 0 }] }) },
+    // No authentication: answered only to loopback addresses (src/admin.ts).
+    '/admin/log-level': { methods: ['PUT'], handler: async (req, res) => json(res, 200, await putLogLevel(req, log)) },
+  }
+
+  /**
+   * Why a load balancer should send this instance no traffic now (empty:
+   * ready): shutting down, the store or a worker gone, or a resource past
+   * --ready-overload-percent of its limit (any ring's fill, bytes in flight,
+   * the parse queue), where writes would soon get 503s anyway.
+   */
+  function notReady (): string[] {
+    const reasons: string[] = []
+    if (closing) reasons.push('shutting down')
+    if (engine.failed !== undefined) reasons.push('flush worker failed: the store is not being written')
+    const parse = engine.parseThreads
+    if (parse < config.parseWorkers) reasons.push(`parse workers up: ${parse} of ${config.parseWorkers}`)
+    const limit = config.readyOverloadPercent / 100
+    if (limit > 0) {
+      engine.rings.forEach((r, i) => { if (r.used() > limit * r.capacity) reasons.push(`ring ${i} over ${config.readyOverloadPercent} % full`) })
+      if (stats.inflightBytes > limit * config.maxInflightBytes) reasons.push(`bytes in flight over ${config.readyOverloadPercent} % of --max-inflight-bytes`)
+      if (engine.waitingTasks > limit * config.maxQueue) reasons.push(`parse queue over ${config.readyOverloadPercent} % of --max-queue`)
+    }
+    return reasons
   }
 
   const LABEL_VALUES = /^\/api\/v1\/label\/([^/]+)\/values$/
@@ -455,7 +520,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     handle().finally(() => { stats.inflightRequests-- }).catch((err: unknown) => {
       if (res.headersSent) { res.destroy(); return }
       if (err instanceof HttpError) {
-        send(res, errorReply(endpoint, err))
+        send(res, errorReply(endpoint, err, req.socket, req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length'])))
         if (err.code === 'ERR_BODY_TOO_LARGE') req.resume()
         return
       }
@@ -476,20 +541,27 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
         contentEncoding: req.contentEncoding,
         declared: req.contentLength,
         params: new URLSearchParams(req.query),
+        socket: req.socket,
       }
       let a: ReturnType<typeof admitIngest>
       try {
         a = admitIngest(h)
       } catch (err) {
-        return err instanceof HttpError ? errorReply(h.endpoint, err) : internalError(h.endpoint, err, req.path)
+        return err instanceof HttpError ? errorReply(h.endpoint, err, req.socket, h.declared) : internalError(h.endpoint, err, req.path)
       }
       stats.inflightRequests++
+      const began = performance.now()
       return {
-        complete: (body) => completeIngest(h, a, body).finally(() => { stats.inflightRequests-- }),
+        // Latency from the headers to the answer (the body's arrival included, as a client sees it).
+        complete: (body) => completeIngest(h, a, body).finally(() => { stats.inflightRequests--; stats.writeLatency(performance.now() - began) }),
         abort: () => { stats.inflightBytes -= a.counted; stats.inflightRequests-- },
       }
     },
     get closing () { return closing },
+    timedOut (socket, phase, bytes) {
+      // Which endpoint is unknown: the fast path keeps no path once a head is consumed, and an incomplete head has none yet.
+      if (rejections.enabled) rejections.record({ endpoint: 'unknown', status: 408, code: 'ERR_REQUEST_TIMEOUT', reason: phase, error: `request ${phase} not received in time`, remoteAddress: socket.remoteAddress, bytes })
+    },
   }
   const fast = new FastHttp(fastApp, server, config)
 
@@ -506,11 +578,14 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
   }
   const addr = fast.server.address() as AddressInfo
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
-  log.info({ url, ack: config.ack, parseWorkers: config.parseWorkers }, 'listening')
+  // debug: the CLI's one "started" line says it with the rest (src/lifecycle-log.ts).
+  log.debug({ url, ack: config.ack, parseWorkers: config.parseWorkers }, 'listening')
 
   async function close (reason = 'close'): Promise<void> {
     if (closing) return
     closing = true
+    // Open stats streams never end by themselves: end them now (their sockets close with them), not at the deadline.
+    streams.closeAll()
     const started = Date.now()
     // In-flight requests get 60 % of the budget; draining the rings and the last commit get the rest.
     const deadline = started + config.shutdownTimeoutMs * 0.6
@@ -522,8 +597,10 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     await queries.close()
     await engine.stop()
     stats.unwatch()
+    rejections.stop()
     const committed = engine.flushStats
-    log.info({ reason, ms: Date.now() - started, samplesCommitted: committed[0], unansweredRequests: stats.inflightRequests }, 'stopped')
+    // debug: the CLI's one "stopped" line says it with the rest (src/lifecycle-log.ts).
+    log.debug({ reason, ms: Date.now() - started, samplesCommitted: committed[0], unansweredRequests: stats.inflightRequests }, 'server closed')
   }
 
   return { url, engine, stats, close }

@@ -57,6 +57,7 @@ describe('the option table', () => {
       maxInflightBytes: 256 * 1024 * 1024,
       maxQueue: 1024,
       admissionWaitMs: 200,
+      readyOverloadPercent: 90,
       retryAfterSeconds: 1,
       flushMaxSamples: 65536,
       flushDelayMs: 0,
@@ -80,6 +81,10 @@ describe('the option table', () => {
       queryMaxQueue: 64,
       logLevel: 'info',
       logFile: undefined,
+      logFileMaxBytes: 100 * 1024 * 1024,
+      logFileInterval: 86_400_000,
+      logFileKeep: 10,
+      logRejectionsPerSecond: 10,
     } satisfies Config)
     expect(Number.isInteger(c.parseWorkers) && c.parseWorkers >= 1).toBe(true)
     expect(Object.keys(c)).toEqual(NAMES)

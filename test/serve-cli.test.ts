@@ -32,7 +32,7 @@ async function serve (args: string[], env: Record<string, string> = {}) {
         const line = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>
         buf = buf.slice(nl + 1)
         lines.push(line)
-        if (line.msg === 'listening') { clearTimeout(timer); resolve(line.url as string) }
+        if (line.msg === 'started') { clearTimeout(timer); resolve(line.url as string) }
       }
     })
     void exited.then(([code]) => { clearTimeout(timer); reject(new Error(`exited ${code}`)) })
@@ -42,7 +42,7 @@ async function serve (args: string[], env: Record<string, string> = {}) {
 
 it.each(['durable', 'committed', 'received'])('--ack %s: logs its configuration, stores, serves back, stops with 0 on SIGTERM', async (ack) => {
   const s = await serve(['--ack', ack], { RINGEST_MAX_BODY_BYTES: '8MiB' })
-  const starting = s.lines.find((l) => l.msg === 'starting')!
+  const starting = s.lines.find((l) => l.msg === 'started')!
   expect(starting).toBeDefined()
   const config = starting.config as Record<string, unknown>
   expect(config.ack).toBe(ack)
