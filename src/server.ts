@@ -113,7 +113,8 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     return errorReply(endpoint, new HttpError('ERR_INTERNAL', (err as Error)?.message ?? 'internal error'))
   }
 
-  function send (res: ServerResponse, reply: Reply): void {
+  /** Writes a reply on node:http (query answers come as UTF-8 bytes from the query worker). */
+  function send (res: ServerResponse, reply: Omit<Reply, 'body'> & { body?: string | Uint8Array }): void {
     if (closing) reply.headers.connection = 'close'
     res.writeHead(reply.status, reply.headers).end(reply.body)
   }

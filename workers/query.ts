@@ -12,12 +12,13 @@
 import { readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { workerData } from 'node:worker_threads'
+import { move, transferableSymbol, valueSymbol } from 'piscina'
 import { FlushStat, type QueryLimitsData, type QueryOutcome, type QueryTask, type QueryWorkerData } from './shared.js'
 import { BLOCK_MS, blockOf, openStore } from './storage.js'
 import { ROLLUP_LEVELS, readRollup, rollupState } from './rollup.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
 import { SampleLimitError, WalReader, readSamples, seriesWithSamples } from './read.js'
-import { PromQLError, compileMatcher, labelsKey, parseMatchers, queryInstant, queryRange, toPrometheusData, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
+import { PromQLError, compileMatcher, labelsKey, parseMatchers, prometheusSuccessJson, queryInstant, queryRange, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
 
 // Queries yield the CPU to ingestion: this thread runs at the lowest scheduling priority
 // (nice 19; on Linux a thread's own priority, set through its thread id). Ingest threads
@@ -148,8 +149,20 @@ function matchAll (match: string[], q: StoreQuerier, startMs?: number, endMs?: n
 const sourceResolution = (task: { maxSourceResolutionMs?: number }): { maxSourceResolutionMs?: number } =>
   task.maxSourceResolutionMs === undefined ? {} : { maxSourceResolutionMs: task.maxSourceResolutionMs }
 
-const ok = (data: unknown, q: StoreQuerier): QueryOutcome =>
-  ({ ok: true, body: JSON.stringify({ status: 'success', data }), series: q.series, samples: q.samples })
+/**
+ * A successful outcome, its JSON text encoded here as UTF-8 and its memory
+ * moved to the main thread rather than copied (Piscina's Transferable): the
+ * main thread writes the bytes as they are. A 200 KB answer cost about 1 ms
+ * of structured clone plus the main thread's own UTF-8 encoding.
+ */
+function done (json: string, q: StoreQuerier): QueryOutcome {
+  const body = Buffer.from(json, 'utf8')
+  // A Buffer this size is never a slice of Node's shared pool (that is only for < 4 KiB): its memory can move alone.
+  const outcome: QueryOutcome = { ok: true, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), series: q.series, samples: q.samples }
+  if (body.byteLength < 4096 || body.byteOffset !== 0 || body.buffer.byteLength !== body.byteLength) return outcome
+  return move({ [transferableSymbol]: [body.buffer], [valueSymbol]: outcome } as unknown as ArrayBuffer) as unknown as QueryOutcome
+}
+const ok = (data: unknown, q: StoreQuerier): QueryOutcome => done(JSON.stringify({ status: 'success', data }), q)
 
 export default async function run (task: QueryTask): Promise<QueryOutcome> {
   // lmdb-js keeps a read transaction until a setTimeout(0) resets it; a task arriving within that
@@ -161,9 +174,9 @@ export default async function run (task: QueryTask): Promise<QueryOutcome> {
   try {
     switch (task.kind) {
       case 'range':
-        return ok(toPrometheusData(await queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
+        return done(prometheusSuccessJson(await queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
       case 'instant':
-        return ok(toPrometheusData(await queryInstant(q, task.expr, task.timeMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
+        return done(prometheusSuccessJson(await queryInstant(q, task.expr, task.timeMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
       case 'series':
         return ok(matchAll(task.match, q, task.startMs, task.endMs)!.map((id) => index.labels(id)), q)
       case 'labels':
@@ -172,7 +185,7 @@ export default async function run (task: QueryTask): Promise<QueryOutcome> {
         return ok(index.labelValues(task.name, matchAll(task.match, q, task.startMs, task.endMs)), q)
       case 'export': {
         const lines = q.load(matchAll(task.match, q)!, task.startMs, task.endMs).map(exportLine).sort()
-        return { ok: true, body: lines.join(''), series: q.series, samples: q.samples }
+        return done(lines.join(''), q)
       }
     }
   } catch (err) {

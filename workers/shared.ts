@@ -254,5 +254,5 @@ export type QueryTask =
   | { kind: 'export', match: string[], startMs: number, endMs: number, limits: QueryLimitsData }
 
 export type QueryOutcome =
-  | { ok: true, body: string, series: number, samples: number }
+  | { ok: true, body: Uint8Array, series: number, samples: number }
   | { ok: false, errorType: 'bad_data' | 'execution' | 'timeout' | 'unavailable', error: string, limit?: string }

@@ -43,3 +43,37 @@ export function toPrometheusData (r: PromResult): unknown {
       return { resultType: 'string', result: [formatTime(r.result.timestamp), r.result.value] }
   }
 }
+
+/**
+ * The whole success response, `{"status":"success","data":...}`, as JSON
+ * text written directly: the same text as JSON.stringify of
+ * toPrometheusData's object, without building an array and a string per
+ * point first (a 24 h range at a 15 s step has 5,761 points per series).
+ * Values need no escaping: formatValue writes digits, '.', '-', NaN and Inf.
+ */
+export function prometheusSuccessJson (r: PromResult): string {
+  const pair = (ms: number, v: number): string => `[${formatTime(ms)},"${formatValue(v)}"]`
+  let out = `{"status":"success","data":{"resultType":"${r.resultType}","result":`
+  switch (r.resultType) {
+    case 'matrix': {
+      const parts: string[] = []
+      for (const s of r.result) {
+        const points: string[] = new Array(s.timestamps.length)
+        for (let i = 0; i < s.timestamps.length; i++) points[i] = pair(s.timestamps[i]!, s.values[i]!)
+        parts.push(`{"metric":${JSON.stringify(s.metric)},"values":[${points.join(',')}]}`)
+      }
+      out += `[${parts.join(',')}]`
+      break
+    }
+    case 'vector':
+      out += `[${r.result.map((s) => `{"metric":${JSON.stringify(s.metric)},"value":${pair(s.timestamp, s.value)}}`).join(',')}]`
+      break
+    case 'scalar':
+      out += pair(r.result.timestamp, r.result.value)
+      break
+    case 'string':
+      out += `[${formatTime(r.result.timestamp)},${JSON.stringify(r.result.value)}]`
+      break
+  }
+  return out + '}}'
+}
