@@ -42,34 +42,8 @@ export function extrapolatedRateSteps (
     while (lo < len && ts[lo]! < minT) lo++
     if (hi < lo) hi = lo
     while (hi < len && ts[hi]! <= maxT) hi++
-    const count = hi - lo
-    if (count < 2) continue
-    const first = vs[lo]!
-    const last = vs[hi - 1]!
-    let result = last - first
-    if (isCounter && (resets === undefined || resets[hi - 1] !== resets[lo])) {
-      let prev = first
-      for (let i = lo + 1; i < hi; i++) {
-        const v = vs[i]!
-        if (v < prev) result += prev
-        prev = v
-      }
-    }
-    let durationToStart = (ts[lo]! - minT) / 1000
-    const durationToEnd = (maxT - ts[hi - 1]!) / 1000
-    const sampledInterval = (ts[hi - 1]! - ts[lo]!) / 1000
-    const averageDurationBetweenSamples = sampledInterval / (count - 1)
-    if (isCounter && result > 0 && first >= 0) {
-      const durationToZero = sampledInterval * (first / result)
-      if (durationToZero < durationToStart) durationToStart = durationToZero
-    }
-    const threshold = averageDurationBetweenSamples * 1.1
-    let extrapolateToInterval = sampledInterval
-    extrapolateToInterval += durationToStart < threshold ? durationToStart : averageDurationBetweenSamples / 2
-    extrapolateToInterval += durationToEnd < threshold ? durationToEnd : averageDurationBetweenSamples / 2
-    let factor = extrapolateToInterval / sampledInterval
-    if (isRate) factor /= rangeMs / 1000
-    out[k] = result * factor
+    if (hi - lo < 2) continue
+    out[k] = windowRate(ts, vs, lo, hi, resets, minT, maxT, rangeMs, isCounter, isRate)
     present[k] = 1
     found++
   }
@@ -91,15 +65,24 @@ export function counterResets (vs: ArrayLike<number>, into?: Int32Array): Int32A
  * (evaluation time minus offset, minus the range for the start).
  */
 export function extrapolatedRate (w: Window, rangeStartMs: number, rangeEndMs: number, rangeMs: number, isCounter: boolean, isRate: boolean): number | undefined {
-  const { ts, vs, lo, hi } = w
+  if (w.hi - w.lo < 2) return undefined
+  return windowRate(w.ts, w.vs, w.lo, w.hi, w.resets, rangeStartMs, rangeEndMs, rangeMs, isCounter, isRate)
+}
+
+/**
+ * Prometheus's extrapolatedRate over the samples [lo, hi) (at least 2) of a
+ * window [rangeStartMs, rangeEndMs]: the counter's increase (adding the
+ * value before each reset, in order, for the same rounding), extrapolated
+ * to the window's edges unless a sample is further than 1.1 average
+ * intervals from an edge, and never below zero for a counter.
+ */
+function windowRate (ts: ArrayLike<number>, vs: ArrayLike<number>, lo: number, hi: number, resets: Int32Array | undefined, rangeStartMs: number, rangeEndMs: number, rangeMs: number, isCounter: boolean, isRate: boolean): number {
   const n = hi - lo
-  if (n < 2) return undefined
   const first = vs[lo]!
   const last = vs[hi - 1]!
   let result = last - first
-  // The loop adds the value before each reset, in order (as Prometheus does, for the same rounding);
-  // a window without resets (the prefix counts say so) needs none of it.
-  if (isCounter && (w.resets === undefined || w.resets[hi - 1] !== w.resets[lo])) {
+  // A window without resets (the prefix counts say so) needs no loop.
+  if (isCounter && (resets === undefined || resets[hi - 1] !== resets[lo])) {
     let prev = first
     for (let i = lo + 1; i < hi; i++) {
       const v = vs[i]!
