@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
 import { get, post, startTestServer, type TestServer } from './helpers/server.js'
-import { PROMTOOL_BIN } from './helpers/prometheus.js'
+import { PROMTOOL_BIN, apiQuery, startScrapingPrometheus } from './helpers/prometheus.js'
 
 let server: TestServer | undefined
 afterEach(async () => { await server?.stop(); server = undefined })
@@ -109,6 +109,33 @@ describe('/metrics', () => {
     expect(text).toMatch(/^ringest_thread_utilization_ratio\{thread="flush"\} [\d.e-]+$/m)
     expect(text).toMatch(/^ringest_store_pages\{state="used"\} [1-9]\d*$/m)
   }, 30_000)
+})
+
+describe('scraped by a real Prometheus', () => {
+  it('is up, and its counters, gauges and histograms are queryable', async () => {
+    server = await startTestServer()
+    const prom = await startScrapingPrometheus(new URL(server.url).host)
+    try {
+      const written = await writeFor(server, 1500)
+      expect((await get(`${server.url}/stats`)).json().endpoints['/write'].samplesAccepted).toBe(written)
+      // A scrape after the writes: Prometheus's copy of the counter holds every sample written.
+      const deadline = Date.now() + 20_000
+      for (;;) {
+        const a = await apiQuery(prom.url, '/api/v1/query', { query: 'sum(ringest_samples_ingested_total{job="ringest"})' })
+        if (a.status === 'success' && a.data.result.length === 1 && Number(a.data.result[0].value[1]) === written) break
+        if (Date.now() > deadline) throw new Error(`Prometheus never saw all ${written} samples: ${JSON.stringify(a)}`)
+        await sleep(300)
+      }
+      const up = await apiQuery(prom.url, '/api/v1/query', { query: 'up{job="ringest"}' })
+      expect(up.status === 'success' && up.data.result[0].value[1]).toBe('1')
+      const p99 = await apiQuery(prom.url, '/api/v1/query', { query: 'histogram_quantile(0.99, ringest_commit_duration_seconds_bucket{job="ringest"})' })
+      expect(p99.status === 'success' && Number(p99.data.result[0].value[1])).toBeGreaterThan(0)
+      const threads = await apiQuery(prom.url, '/api/v1/query', { query: 'count(ringest_thread_utilization_ratio{job="ringest"})' })
+      expect(threads.status === 'success' && Number(threads.data.result[0].value[1])).toBeGreaterThanOrEqual(4)
+    } finally {
+      await prom.stop()
+    }
+  }, 60_000)
 })
 
 describe('/readyz', () => {

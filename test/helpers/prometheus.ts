@@ -43,8 +43,20 @@ export async function startPrometheus (openMetrics: string, readyTimeoutMs = 30_
     rmSync(dir, { recursive: true, force: true })
     throw new Error(`promtool create-blocks-from failed (${built.status}): ${built.stderr}${built.stdout}`)
   }
+  return await launch(dir, dataDir, 'global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n', readyTimeoutMs)
+}
+
+/** Starts an empty Prometheus that scrapes `target` (host:port, path /metrics) every second as job "ringest". */
+export async function startScrapingPrometheus (target: string, readyTimeoutMs = 30_000): Promise<RunningPrometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'ringest-prom-'))
+  const config = 'global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n' +
+    `scrape_configs:\n  - job_name: ringest\n    static_configs:\n      - targets: ['${target}']\n`
+  return await launch(dir, join(dir, 'data'), config, readyTimeoutMs)
+}
+
+async function launch (dir: string, dataDir: string, configText: string, readyTimeoutMs: number): Promise<RunningPrometheus> {
   const config = join(dir, 'prometheus.yml')
-  writeFileSync(config, 'global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n')
+  writeFileSync(config, configText)
   const port = await freePort()
   let log = ''
   const child: ChildProcess = spawn(PROMETHEUS_BIN, [
