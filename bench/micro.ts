@@ -24,8 +24,9 @@
  *   query     sum by (r) (rate(x[5m])) over 1,000 series x 240 samples at a
  *             15 s step through the PromQL engine, and rate alone
  *
- * Each round runs every case for --time ms (tinybench); the figures are the
- * median of the rounds' mean latencies. The spread of a case is the larger
+ * Each round runs every case for --time ms (tinybench), after one warm-up
+ * round that is not counted; the figures are the median of the rounds' mean
+ * latencies. The spread of a case is the larger
  * of its rounds' relative range and tinybench's relative margin of error:
  * --compare flags a case as slower only when its mean grew by more than
  * max(3 %, 2 x (spread(baseline) + spread(now))), so the threshold comes from the
@@ -247,10 +248,12 @@ async function main (): Promise<void> {
   const fns = new Map<Case, Fn>()
   for (const c of selected) fns.set(c, await c.setup())
   const perRound = new Map<Case, Array<{ mean: number, rme: number }>>()
-  for (let r = 0; r < ROUNDS; r++) {
+  // Round 0 only warms up (the JIT's tiers settle over the first second of a case) and is not counted.
+  for (let r = -1; r < ROUNDS; r++) {
     const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(200, TIME_MS / 2) })
     for (const c of selected) bench.add(`${c.group}: ${c.name}`, fns.get(c)! as () => void)
     await bench.run()
+    if (r < 0) { process.stderr.write('warm-up round done\n'); continue }
     selected.forEach((c, i) => {
       const res = bench.tasks[i]!.result as { latency?: { mean: number, rme: number } } | undefined
       if (res?.latency === undefined) throw new Error(`${c.group}: ${c.name} did not run: ${JSON.stringify(bench.tasks[i]!.result)}`)

@@ -21,7 +21,7 @@ import { parseDurationParam } from './params.js'
 
 const COMMANDS = {
   serve: { available: true, summary: 'run the ingestion server (HTTP ingest, LMDB store, export)' },
-  bench: { available: false, summary: 'run the ingest load generator against a server' },
+  bench: { available: true, summary: 'load generator: closed or open loop, replay; compare results (ringest bench --help)' },
   query: { available: true, summary: 'evaluate a PromQL query against a server' },
   export: { available: true, summary: 'stream series from a server as NDJSON' },
   import: { available: false, summary: 'send NDJSON series to a server' },
@@ -95,6 +95,7 @@ export async function main (argv: string[]): Promise<number> {
     if (wantsHelp(rest)) { out(serveHelp()); return EXIT_OK }
     return await serve(rest)
   }
+  if (name === 'bench') return await (await import('./bench/main.js')).benchMain(rest)
   if (name === 'query' || name === 'export') {
     if (wantsHelp(rest)) { out(name === 'query' ? QUERY_HELP : EXPORT_HELP); return EXIT_OK }
     return name === 'query' ? await runQuery(rest) : await runExport(rest)

@@ -11,23 +11,16 @@
  * (series, timestamp) pair is distinct within one pass. A line carries 5 or 3
  * samples, 4 on average. Values are per-host random walks with 2 decimals.
  */
+import { mulberry32 } from '../../src/bench/random.js'
+
+/** The seeded generator gen.js uses; `ringest bench` (src/bench/) uses it too. */
+export { mulberry32 }
 
 const REGIONS = ['us-east', 'us-west', 'eu-central', 'ap-south'] as const
 const CPU_FIELDS = ['usage_user', 'usage_system', 'usage_idle', 'usage_iowait', 'usage_irq'] as const
 const MEM_FIELDS = ['used_percent', 'available_percent', 'cached_percent'] as const
 /** Values kept per host: 5 cpu fields, then 3 mem fields. */
 const FIELDS_PER_HOST = CPU_FIELDS.length + MEM_FIELDS.length
-
-/** The seeded generator gen.js uses (mulberry32): returns floats in [0, 1). */
-export function mulberry32 (seed: number): () => number {
-  let s = seed | 0
-  return () => {
-    s = (s + 0x6d2b79f5) | 0
-    let t = Math.imul(s ^ (s >>> 15), 1 | s)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export interface StreamOptions {
   /** Distinct hosts; each contributes 8 series. */
