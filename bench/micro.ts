@@ -43,7 +43,7 @@ import { RingConsumer, RingProducer, allocateRing } from 'native-free-ringbuffer
 import { LineStream, mulberry32 } from './lib/bodies.js'
 import { LineProtocolParser } from '../workers/parsers/lineprotocol.js'
 import { JsonSeriesCache, parseJsonBody } from '../workers/parsers/json.js'
-import type { Label, SampleSink } from '../workers/parsers/types.js'
+import { CountingSink } from './lib/counting-sink.js'
 import { encodeSegment, segmentBytes } from '../workers/storage.js'
 import { decodeChunk, decodeChunkInto, encodeChunk } from '../workers/chunk/codec.js'
 import { sortLastWins } from '../workers/read.js'
@@ -98,19 +98,6 @@ for (const perRecord of [false, true]) {
 }
 
 // --- parse ---
-class CountingSink implements SampleSink {
-  private readonly ids = new Map<string, number>()
-  samples = 0
-  seriesId (name: string, labels: readonly Label[]): number {
-    let key = name
-    for (const [k, v] of labels) key += '\0' + k + '\0' + v
-    let id = this.ids.get(key)
-    if (id === undefined) { id = this.ids.size; this.ids.set(key, id) }
-    return id
-  }
-
-  sample (): void { this.samples++ }
-}
 function body100 (): { lp: Buffer, json: Buffer, ndjson: Buffer } {
   const stream = new LineStream({ hosts: 50 })
   const lines: string[] = []

@@ -26,7 +26,7 @@ import { Bench } from 'tinybench'
 import { LineStream } from './lib/bodies.js'
 import { LineProtocolParser } from '../workers/parsers/lineprotocol.js'
 import { JsonSeriesCache, parseJsonBody } from '../workers/parsers/json.js'
-import type { Label, SampleSink } from '../workers/parsers/types.js'
+import { CountingSink } from './lib/counting-sink.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 1000)
@@ -36,24 +36,6 @@ const TOTAL_LINES = Number(process.env.TOTAL_LINES ?? 200_000)
 /** Lines parsed per tinybench iteration. */
 const ITER_LINES = Number(process.env.ITER_LINES ?? 20_000)
 const T0 = Date.UTC(2026, 0, 1)
-
-class CountingSink implements SampleSink {
-  private readonly ids = new Map<string, number>()
-  samples = 0
-  sum = 0
-  seriesId (name: string, labels: readonly Label[]): number {
-    let key = name
-    for (const [k, v] of labels) key += '\0' + k + '\0' + v
-    let id = this.ids.get(key)
-    if (id === undefined) { id = this.ids.size; this.ids.set(key, id) }
-    return id
-  }
-
-  sample (_id: number, timestampMs: number, value: number): void {
-    this.samples++
-    this.sum += value + timestampMs * 1e-12
-  }
-}
 
 /** ../shared/peers/node-baseline.js's parser, as is: split on newline, space, comma, equals. */
 function naiveParse (text: string): number {

@@ -6,7 +6,6 @@
  * parser are checked directly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -17,26 +16,16 @@ import {
 } from '../dist/src/bench/values.js'
 import { parseOffset } from '../dist/src/bench/replay.js'
 import { get, startTestServer, type TestServer } from './helpers/server.js'
+import { runCli, type CliRun } from './helpers/child.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = join(root, 'bin', 'ringest.js')
 const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'))
 
-interface Run { status: number | null, stdout: string, stderr: string }
+type Run = CliRun
 
 /** `ringest bench ...` in a child process, without RINGEST_* variables; killed after 30 s. */
-function bench (args: string[]): Promise<Run> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RINGEST_')))
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'bench', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
-  })
-}
+const bench = async (args: string[]): Promise<Run> => await runCli(['bench', ...args])
 
 /** The --json result, as far as the tests read it. */
 interface Result {

@@ -5,31 +5,18 @@
  * server answers on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseCliTime } from '../dist/src/cli.js'
 import { post, startTestServer, type TestServer } from './helpers/server.js'
+import { runCli } from './helpers/child.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = join(root, 'bin', 'ringest.js')
 
-interface Run { status: number | null, stdout: string, stderr: string }
-
 /** Runs the installed command without RINGEST_* variables from the test's environment; killed after 30 s. */
-function ringest (args: string[]): Promise<Run> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RINGEST_')))
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
-  })
-}
+const ringest = runCli
 
 /** A port nothing listens on: bound a moment ago, then closed. */
 function deadPort (): Promise<number> {

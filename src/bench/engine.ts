@@ -29,7 +29,7 @@ import { NetConnection } from './net-client.js'
 import { Recorder, type SecondRow } from './recorder.js'
 import type { Target } from './target.js'
 import type { Workload } from './workload.js'
-import type { Client, Mode } from './options.js'
+import type { BenchOptions } from './options.js'
 
 /** A request sent this long after its intended time counts as late (above timer jitter, below any stall worth seeing). */
 export const LATE_MS = 10
@@ -42,20 +42,10 @@ const NO_RETRY = -1
 const ERROR_SAMPLES = 5
 const ERROR_SAMPLE_CHARS = 300
 
-export interface LoadConfig {
+/** What one load run needs: the target and workload, and the run's settings as the options give them. */
+export interface LoadConfig extends Pick<BenchOptions, 'mode' | 'client' | 'connections' | 'rate' | 'durationMs' | 'requests' | 'warmupMs' | 'timeoutMs' | 'retries' | 'headers'> {
   target: Target
   workload: Workload
-  mode: Mode
-  client: Client
-  connections: number
-  /** Open loop without a replay schedule: requests per second. */
-  rate: number | null
-  durationMs: number | null
-  requests: number | null
-  warmupMs: number
-  timeoutMs: number
-  retries: number
-  headers: Array<[string, string]>
   /** Replay: epoch ms at which offset 0 is due (the workload's timestamps are based on it). */
   startEpochMs: number | null
   /** Called once a second: the row just ended (null during warmup), and the run so far. */

@@ -24,3 +24,21 @@ export async function startChild (config: Record<string, unknown>): Promise<Chil
   })
   return { proc, url, exited, stderr: () => err }
 }
+
+export interface CliRun { status: number | null, stdout: string, stderr: string }
+
+const BIN = fileURLToPath(new URL('../../bin/ringest.js', import.meta.url))
+
+/** Runs the installed command (`bin/ringest.js ...args`) without RINGEST_* variables from the test's environment; killed after 30 s. */
+export async function runCli (args: string[]): Promise<CliRun> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RINGEST_')))
+  return await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    child.on('error', reject)
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
+}
