@@ -3,7 +3,7 @@
  * know it is up, where it takes writes, and how its own count of accepted
  * samples (or requests) is read.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join, delimiter } from 'node:path'
 import { Client } from 'undici'
 import type { Child } from './proc.js'
@@ -13,11 +13,15 @@ import type { Child } from './proc.js'
  * stream (GET /stats/stream) open and /metrics scraped every second, both
  * from the driver (bench/lib/observers.ts), to measure what watching costs.
  */
-export const TARGETS = ['baseline', 'ringest', 'ringest-observed', 'vm'] as const
+export const TARGETS = ['baseline', 'ringest', 'ringest-observed', 'vm', 'influx'] as const
 export type TargetName = typeof TARGETS[number]
 
-/** What the counter counts; requests are turned into samples with the bodies' samples per request. */
-export const Unit = { REQUESTS: 'requests', SAMPLES: 'samples' } as const
+/**
+ * What the counter counts; requests are turned into samples with the bodies'
+ * samples per request, lines (InfluxDB's points) with the samples per line
+ * of the bodies actually sent.
+ */
+export const Unit = { REQUESTS: 'requests', SAMPLES: 'samples', LINES: 'lines' } as const
 export type Unit = typeof Unit[keyof typeof Unit]
 
 export interface CounterReading {
@@ -60,11 +64,24 @@ export interface Launch {
   /** POST path (with query) for Influx line protocol. */
   writePath: string
   counter (child: Child, origin: string): Counter
+  /** What the counter reads, for error messages. */
+  counterName: string
+  /** Run once the server answers readyPath, before any load (InfluxDB: create the database). */
+  setup?: (origin: string) => Promise<void>
 }
 
 /** The Prometheus counters that count accepted samples. */
 export const RINGEST_COUNTER = 'ringest_samples_ingested_total'
 export const VM_COUNTER = 'vm_rows_added_to_storage_total'
+/**
+ * InfluxDB 1.x counts points (lines), not field values: the "write" section's
+ * pointReq in GET /debug/vars (../shared/peers/run.sh multiplies it by 4; the
+ * driver multiplies by the measured samples per line of the bodies sent, which
+ * is 4 here: cpu lines carry 5 fields, mem lines 3, alternating). 1.6 has no
+ * per-field counter (valuesWrittenOK came later).
+ */
+export const INFLUX_COUNTER = 'pointReq'
+export const INFLUX_BIN = 'influxd'
 /** Every /metrics connection is kept warm this often, below node:http's 5 s keep-alive timeout. */
 const METRICS_KEEPALIVE_MS = 2_000
 const METRICS_TIMEOUT_MS = 15_000
@@ -81,6 +98,7 @@ export function launch (name: TargetName, c: TargetContext): Launch {
         readyPath: '/healthz',
         writePath: '/write?precision=ms',
         counter: (child) => new StdoutCounter(child),
+        counterName: 'the counter lines on stdout',
       }
     case 'ringest':
     case 'ringest-observed':
@@ -93,6 +111,7 @@ export function launch (name: TargetName, c: TargetContext): Launch {
         readyPath: '/healthz',
         writePath: '/write?precision=ms',
         counter: (_child, origin) => new MetricsCounter(origin, RINGEST_COUNTER),
+        counterName: RINGEST_COUNTER,
       }
     case 'vm':
       return {
@@ -103,8 +122,52 @@ export function launch (name: TargetName, c: TargetContext): Launch {
         readyPath: '/health',
         writePath: '/write?precision=ms',
         counter: (_child, origin) => new MetricsCounter(origin, VM_COUNTER),
+        counterName: VM_COUNTER,
       }
+    case 'influx': {
+      // As ../shared/peers/run.sh: everything under the run's data dir; RPC on any free port
+      // (bind-address :0), no self-monitoring store, quiet logs.
+      const conf = join(c.dataDir, 'influxdb.conf')
+      writeFileSync(conf, [
+        'reporting-disabled = true',
+        'bind-address = "127.0.0.1:0"',
+        '[meta]', `  dir = "${join(c.dataDir, 'meta')}"`,
+        '[data]', `  dir = "${join(c.dataDir, 'data')}"`, `  wal-dir = "${join(c.dataDir, 'wal')}"`,
+        '  query-log-enabled = false',
+        '[monitor]', '  store-enabled = false',
+        '[http]', `  bind-address = "${listen}"`, '  log-enabled = false',
+        '[logging]', '  level = "warn"', '',
+      ].join('\n'))
+      return {
+        cmd: INFLUX_BIN,
+        args: ['-config', conf],
+        cwd: c.dataDir,
+        pipeStdout: false,
+        readyPath: '/ping',
+        writePath: '/write?db=bench&precision=ms',
+        counter: (_child, origin) => new MetricsCounter(origin, INFLUX_COUNTER, { path: '/debug/vars', parse: influxPointReq, unit: Unit.LINES }),
+        counterName: `${INFLUX_COUNTER} in /debug/vars`,
+        setup: createInfluxDb,
+      }
+    }
   }
+}
+
+/** CREATE DATABASE bench (idempotent in InfluxDB 1.x). */
+async function createInfluxDb (origin: string): Promise<void> {
+  const res = await fetch(`${origin}/query`, {
+    method: 'POST',
+    body: new URLSearchParams({ q: 'CREATE DATABASE bench' }),
+    signal: AbortSignal.timeout(METRICS_TIMEOUT_MS),
+  })
+  const text = await res.text()
+  if (!res.ok || text.includes('"error"')) throw new Error(`influx: CREATE DATABASE bench answered ${res.status}: ${text.slice(0, 200)}`)
+}
+
+/** The "write" section's pointReq in InfluxDB 1.x's /debug/vars (expvar JSON), or null if absent. */
+export function influxPointReq (text: string): number | null {
+  const m = /"pointReq":(\d+)/.exec(text)
+  return m === null ? null : Number(m[1])
 }
 
 /** Why `name` cannot run here, with the fix, or null if it can. */
@@ -118,10 +181,12 @@ export function missing (name: TargetName, c: Pick<TargetContext, 'root' | 'vmBi
       return null
     case 'vm':
       return onPath(c.vmBin) ? null : `${c.vmBin} not found: apt-get install -y victoria-metrics, or pass --vm-bin PATH`
+    case 'influx':
+      return onPath(INFLUX_BIN) ? null : `${INFLUX_BIN} not found: apt-get install -y influxdb`
   }
 }
 
-const onPath = (cmd: string): boolean =>
+export const onPath = (cmd: string): boolean =>
   cmd.includes('/') ? existsSync(cmd) : (process.env.PATH ?? '').split(delimiter).some((d) => d !== '' && existsSync(join(d, cmd)))
 
 /**
@@ -156,6 +221,15 @@ class StdoutCounter implements Counter {
   async close (): Promise<void> {}
 }
 
+/** Where a counter is read (MetricsCounter): Prometheus text by default, InfluxDB's expvar JSON. */
+interface CounterSource {
+  /** GET path (default /metrics). */
+  path: string
+  /** The counter's value in the answer, or null if it is not there yet. */
+  parse (text: string, metric: string): number | null
+  unit: Unit
+}
+
 /**
  * Sums the series named `metric` (any labels) in Prometheus text from
  * GET /metrics, on one keep-alive connection opened before the load starts
@@ -165,11 +239,13 @@ class StdoutCounter implements Counter {
 class MetricsCounter implements Counter {
   readonly #client: Client
   readonly #metric: string
+  readonly #source: CounterSource
   readonly #timer: NodeJS.Timeout
   #busy: Promise<unknown> = Promise.resolve()
 
-  constructor (origin: string, metric: string) {
+  constructor (origin: string, metric: string, source: CounterSource = { path: '/metrics', parse: sumMetric, unit: Unit.SAMPLES }) {
     this.#metric = metric
+    this.#source = source
     this.#client = new Client(origin, {
       pipelining: 1,
       headersTimeout: METRICS_TIMEOUT_MS,
@@ -181,9 +257,9 @@ class MetricsCounter implements Counter {
   }
 
   async #get (): Promise<string> {
-    const res = await this.#client.request({ path: '/metrics', method: 'GET', signal: AbortSignal.timeout(METRICS_TIMEOUT_MS) })
+    const res = await this.#client.request({ path: this.#source.path, method: 'GET', signal: AbortSignal.timeout(METRICS_TIMEOUT_MS) })
     const text = await res.body.text()
-    if (res.statusCode !== 200) throw new Error(`GET /metrics answered ${res.statusCode}: ${text.slice(0, 200)}`)
+    if (res.statusCode !== 200) throw new Error(`GET ${this.#source.path} answered ${res.statusCode}: ${text.slice(0, 200)}`)
     return text
   }
 
@@ -193,8 +269,8 @@ class MetricsCounter implements Counter {
     this.#busy = p.catch(() => {})
     const text = await p
     const at = Date.now()
-    const value = sumMetric(text, this.#metric)
-    return { value: value ?? 0, unit: Unit.SAMPLES, t: at, readMs: Math.round(performance.now() - t), present: value !== null }
+    const value = this.#source.parse(text, this.#metric)
+    return { value: value ?? 0, unit: this.#source.unit, t: at, readMs: Math.round(performance.now() - t), present: value !== null }
   }
 
   async close (): Promise<void> {
