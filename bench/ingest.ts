@@ -19,27 +19,17 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { parseOptions, UsageError, USAGE, type Options } from './lib/cli.js'
+import { parseOptions, USAGE, type Options } from './lib/cli.js'
 import { goals, goalsText, ratios, ratiosTable, runsTable, summarize, summaryTable, type RunRecord } from './lib/report.js'
-import { log, ROOT, runOne, versionOf } from './lib/run.js'
+import { log, parseOrUsage, reportMissing, ROOT, runMatrix, versionOf } from './lib/run.js'
 import { missing } from './lib/targets.js'
 
 async function main (): Promise<number> {
-  let o: Options
-  try {
-    const parsed = parseOptions(process.argv.slice(2))
-    if (parsed === 'help') { console.log(USAGE); return 0 }
-    o = parsed
-  } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      console.error(`${(err as Error).message}\n\n${USAGE}`)
-      return 2
-    }
-    throw err
-  }
-  const problems = o.targets.map((t) => [t, missing(t, { root: ROOT, vmBin: o.vmBin })] as const).filter(([, m]) => m !== null)
-  for (const [t, m] of problems) console.error(`target ${t}: ${m}`)
-  if (problems.length > 0) return 2
+  const parsed = parseOrUsage(() => parseOptions(process.argv.slice(2)), USAGE)
+  if (parsed === null) return 2
+  if (parsed === 'help') { console.log(USAGE); return 0 }
+  const o: Options = parsed
+  if (reportMissing(o)) return 2
 
   const started = new Date()
   const stamp = started.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
@@ -52,20 +42,9 @@ async function main (): Promise<number> {
     `${o.warmup} s warmup + ${o.duration} s window, ${o.connections} connections; about ` +
     `${Math.ceil(o.rounds * o.sizes.length * o.targets.length * (perRun + 4) / 60)} min`)
 
-  const runs: RunRecord[] = []
-  for (let round = 1; round <= o.rounds; round++) {
-    for (const lines of o.sizes) {
-      for (const target of o.targets) {
-        const r = await runOne(o, tmp, t0, round, target, lines)
-        runs.push(r)
-        log(r.ok
-          ? `round ${round} ${target} L=${lines}: ${r.samples_per_s?.toLocaleString('en-US')} samples/s, ${r.rps?.toLocaleString('en-US')} req/s, ` +
-            `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, non-2xx ${r.non2xx_total}, socket errors ${r.sock_errors_total}, ` +
-            `server ${r.server_cpu_cores} cores, loadgen ${r.loadgen_cpu_cores} cores, RSS ${r.server_rss_peak_mib} MiB`
-          : `round ${round} ${target} L=${lines}: FAILED: ${r.error}`)
-      }
-    }
-  }
+  const runs = await runMatrix(o, tmp, t0, (r) =>
+    `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, non-2xx ${r.non2xx_total}, socket errors ${r.sock_errors_total}, ` +
+    `server ${r.server_cpu_cores} cores, loadgen ${r.loadgen_cpu_cores} cores, RSS ${r.server_rss_peak_mib} MiB`)
 
   const summary = summarize(runs, o.targets, o.sizes)
   const ratioRows = ratios(runs, o.targets, o.sizes, o.rounds)

@@ -21,7 +21,7 @@ import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULTS, UsageError, type Options } from './lib/cli.js'
 import { summarize, type RunRecord } from './lib/report.js'
-import { log, ROOT, runOne, versionOf } from './lib/run.js'
+import { log, parseOrUsage, reportMissing, ROOT, runMatrix, versionOf } from './lib/run.js'
 import { INFLUX_BIN, missing, onPath, type TargetName } from './lib/targets.js'
 import { peersMarkdown, peersSvg, replaceBetweenMarkers, type DiskRow, type PeersResult } from './lib/peers-report.js'
 
@@ -118,18 +118,10 @@ function diskRun (samples: number, hosts: number): DiskRow[] {
 }
 
 async function main (): Promise<number> {
-  let p: PeerOptions
-  try {
-    const parsed = parse(process.argv.slice(2))
-    if (parsed === 'help') { console.log(USAGE); return 0 }
-    p = parsed
-  } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      console.error(`${(err as Error).message}\n\n${USAGE}`)
-      return 2
-    }
-    throw err
-  }
+  const parsed = parseOrUsage(() => parse(process.argv.slice(2)), USAGE)
+  if (parsed === null) return 2
+  if (parsed === 'help') { console.log(USAGE); return 0 }
+  const p: PeerOptions = parsed
   const o = p.run
   // Refuse before ten minutes of load, not after: the README must have its markers.
   const readmePath = join(ROOT, PEER_DEFAULTS.readme)
@@ -139,9 +131,7 @@ async function main (): Promise<number> {
     return 0
   }
   installPeers()
-  const problems = o.targets.map((t) => [t, missing(t, { root: ROOT, vmBin: o.vmBin })] as const).filter(([, m]) => m !== null)
-  for (const [t, m] of problems) console.error(`target ${t}: ${m}`)
-  if (problems.length > 0) return 2
+  if (reportMissing(o)) return 2
 
   const started = new Date()
   const stamp = started.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
@@ -151,18 +141,7 @@ async function main (): Promise<number> {
   log(`peers bench: ${o.targets.join(',')}, sizes ${o.sizes.join(',')}, ${o.rounds} round(s), ${o.warmup} s + ${o.duration} s per run, ` +
     `then ${p.diskSamples.toLocaleString('en-US')} samples on disk`)
 
-  const runs: RunRecord[] = []
-  for (let round = 1; round <= o.rounds; round++) {
-    for (const lines of o.sizes) {
-      for (const target of o.targets) {
-        const r = await runOne(o, tmp, t0, round, target, lines)
-        runs.push(r)
-        log(r.ok
-          ? `round ${round} ${target} L=${lines}: ${r.samples_per_s?.toLocaleString('en-US')} samples/s, ${r.rps?.toLocaleString('en-US')} req/s, p99 ${r.p99_ms} ms, RSS ${r.server_rss_peak_mib} MiB`
-          : `round ${round} ${target} L=${lines}: FAILED: ${r.error}`)
-      }
-    }
-  }
+  const runs = await runMatrix(o, tmp, t0, (r) => `p99 ${r.p99_ms} ms, RSS ${r.server_rss_peak_mib} MiB`)
   const disk = p.diskSamples > 0 ? diskRun(p.diskSamples, p.diskHosts) : null
 
   const dpkg = (pkg: string): string | null => versionOf('dpkg-query', ['-W', '-f=${Version}', pkg]) || null

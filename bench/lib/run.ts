@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Options } from './cli.js'
+import { UsageError, type Options } from './cli.js'
 import { Msg, type ConfigMsg, type FromLoadgen, type ReadyMsg, type ResultMsg, type ToLoadgen } from './messages.js'
 import {
   acceptQueue, cpuSeconds, freePort, hostCpu, peakRssMiB, portIsFree, sleep, startProcess, stopProcess,
@@ -15,7 +15,7 @@ import {
 } from './proc.js'
 import type { RunRecord } from './report.js'
 import { startObservers, type Observers } from './observers.js'
-import { launch, Unit, type Counter, type CounterReading, type TargetName } from './targets.js'
+import { launch, missing, Unit, type Counter, type CounterReading, type TargetName } from './targets.js'
 
 /** The project's root: this file runs as dist/bench/lib/run.js. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
@@ -218,3 +218,43 @@ export function versionOf (cmd: string, args: string[]): string | null {
   } catch { return null }
 }
 
+
+/**
+ * Every (round, size, target) run of `o`, rounds outermost and targets
+ * interleaved within a size, each logged as it ends (`detail` adds figures).
+ */
+export async function runMatrix (o: Options, tmp: string, t0: number, detail: (r: RunRecord) => string): Promise<RunRecord[]> {
+  const runs: RunRecord[] = []
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const lines of o.sizes) {
+      for (const target of o.targets) {
+        const r = await runOne(o, tmp, t0, round, target, lines)
+        runs.push(r)
+        log(r.ok
+          ? `round ${round} ${target} L=${lines}: ${r.samples_per_s?.toLocaleString('en-US')} samples/s, ${r.rps?.toLocaleString('en-US')} req/s, ${detail(r)}`
+          : `round ${round} ${target} L=${lines}: FAILED: ${r.error}`)
+      }
+    }
+  }
+  return runs
+}
+
+/** The targets of `o` that cannot run here, printed with their fixes; true if there is any. */
+export function reportMissing (o: Options): boolean {
+  const problems = o.targets.map((t) => [t, missing(t, { root: ROOT, vmBin: o.vmBin })] as const).filter(([, m]) => m !== null)
+  for (const [t, m] of problems) console.error(`target ${t}: ${m}`)
+  return problems.length > 0
+}
+
+/** Parses a driver's arguments; a usage error is printed with the usage (the caller exits 2: null). */
+export function parseOrUsage<T> (parse: () => T | 'help', usage: string): T | 'help' | null {
+  try {
+    return parse()
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      console.error(`${(err as Error).message}\n\n${usage}`)
+      return null
+    }
+    throw err
+  }
+}
