@@ -404,10 +404,9 @@ export async function runRollups (store: Store, config: RollupConfig, now: numbe
     s.block = first - 1
   }
   if (s.block < floor0 - 1) s.block = floor0 - 1
-  const todo = s.dirtyBlocks.filter((b) => b >= floor0 && b <= s.block!)
-  for (let b = s.block + 1; b <= lastComplete && todo.length <= BLOCKS_PER_RUN; b++) todo.push(b)
-  if (todo.length > BLOCKS_PER_RUN) run.more = true
-  for (const b of todo.slice(0, BLOCKS_PER_RUN)) {
+  const blocks = spansToRoll(s.dirtyBlocks, floor0, s.block, lastComplete, BLOCKS_PER_RUN)
+  if (blocks.more) run.more = true
+  for (const b of blocks.todo) {
     const r = await rollBlock(store, b, yieldTurn)
     run.rows += r.rows
     run.blocks++
@@ -429,10 +428,9 @@ export async function runRollups (store: Store, config: RollupConfig, now: numbe
       s.day = first === undefined ? lastDay : Math.floor(first / BLOCKS_PER_DAY) - 1
     }
     if (s.day < floor1 - 1) s.day = floor1 - 1
-    const days = s.dirtyDays.filter((d) => d >= floor1 && d <= s.day!)
-    for (let d = s.day + 1; d <= lastDay && days.length <= DAYS_PER_RUN; d++) days.push(d)
-    if (days.length > DAYS_PER_RUN) run.more = true
-    for (const d of days.slice(0, DAYS_PER_RUN)) {
+    const days = spansToRoll(s.dirtyDays, floor1, s.day, lastDay, DAYS_PER_RUN)
+    if (days.more) run.more = true
+    for (const d of days.todo) {
       const r = await rollDay(store, d, yieldTurn)
       run.rows += r.rows
       run.days++
@@ -449,6 +447,17 @@ export async function runRollups (store: Store, config: RollupConfig, now: numbe
   run.expired += deleteRows(store, 0, Math.floor((now - keep0) / BLOCK_MS), run)
   run.expired += deleteRows(store, 1, keep1 > 0 ? Math.floor((now - keep1) / DAY_MS) : Infinity, run)
   return run
+}
+
+/**
+ * The row spans (blocks or days) a run computes: the dirty ones that are
+ * done already and not expired (below `floor`), then the next ones after
+ * `done` up to `last`; at most `max`, `more` if some are left for the next run.
+ */
+function spansToRoll (dirty: readonly number[], floor: number, done: number, last: number, max: number): { todo: number[], more: boolean } {
+  const todo = dirty.filter((x) => x >= floor && x <= done)
+  for (let x = done + 1; x <= last && todo.length <= max; x++) todo.push(x)
+  return { todo: todo.slice(0, max), more: todo.length > max }
 }
 
 /** Deletes the rows of `level` in row spans before `beforeRow`. */
