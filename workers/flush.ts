@@ -15,8 +15,10 @@
  *
  * It is a plain dedicated Worker (not a Piscina task). Its loop sleeps on the
  * doorbell (Atomics.waitAsync) when every ring is empty, so it costs nothing
- * when idle, and keeps an event loop so that lmdb-js can resolve commits: up
- * to MAX_COMMITS_IN_FLIGHT commits overlap (one writing, one being fsync'd).
+ * when idle. Each commit writes the WAL segments in a synchronous transaction
+ * (fsync'd before it returns with --ack durable) and new series in lmdb-js's
+ * asynchronous batch; the event loop lets lmdb-js resolve those, and up to
+ * MAX_COMMITS_IN_FLIGHT commits may wait for their series at once.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
@@ -207,9 +209,10 @@ function drain (): void {
 }
 
 /**
- * Commits in flight at most: commit N+1 is written while commit N is being
- * fsync'd. Past this the worker stops draining and the rings hold the backlog
- * (which is what turns a slow disk into 503s instead of memory growth).
+ * Commits in flight at most (a commit is in flight until its new series are
+ * durable too). Past this the worker stops draining and the rings hold the
+ * backlog, as they do while a synchronous WAL commit runs: that is what turns
+ * a slow disk into 503s instead of memory growth.
  */
 const MAX_COMMITS_IN_FLIGHT = 2
 
@@ -234,15 +237,16 @@ let byBand = { ids: new Uint32Array(0), ts: new Float64Array(0), vals: new Float
 /**
  * Encodes the batch as one segment per WAL band it touches (see
  * workers/storage.ts), laid out one after the other in `into`, and puts
- * them; returns the last put (all are in one transaction) and the bytes.
+ * them (call it inside the WAL's transaction); returns the bytes.
  */
-function putSegments (into: Buffer, seq: number): { written: Promise<unknown> & { flushed?: Promise<unknown> }, bytes: number } {
+function putSegments (into: Buffer, seq: number): number {
   const { minId, maxId } = idRange(ids, count)
   const first = bandOf(minId)
   const bands = bandOf(maxId) - first + 1
   if (bands === 1) {
     const segment = encodeSegment(ids, ts, vals, count, minTs, maxTs, into)
-    return { written: wal.segments.put(segmentKey(first, seq), segment), bytes: segment.length }
+    wal.segments.putSync(segmentKey(first, seq), segment)
+    return segment.length
   }
   // A counting sort by band keeps each band's samples in write order.
   if (byBand.ids.length < count) byBand = { ids: new Uint32Array(cap), ts: new Float64Array(cap), vals: new Float64Array(cap) }
@@ -262,17 +266,16 @@ function putSegments (into: Buffer, seq: number): { written: Promise<unknown> & 
     if (t < lo[b]!) lo[b] = t
     if (t > hi[b]!) hi[b] = t
   }
-  let written: (Promise<unknown> & { flushed?: Promise<unknown> }) | undefined
   let bytes = 0
   for (let b = 0; b < bands; b++) {
     const a = at[b]!
     const n = at[b + 1]! - a
     if (n === 0) continue
     const segment = encodeSegment(byBand.ids.subarray(a), byBand.ts.subarray(a), byBand.vals.subarray(a), n, lo[b]!, hi[b]!, into.subarray(bytes))
-    written = wal.segments.put(segmentKey(first + b, seq), segment)
+    wal.segments.putSync(segmentKey(first + b, seq), segment)
     bytes += segment.length
   }
-  return { written: written!, bytes }
+  return bytes
 }
 
 /** Bytes of the segments of a batch of `samples` samples over `bands` bands at most. */
@@ -285,22 +288,21 @@ function commit (): void {
   const pooled = count > 0 ? takeBuffer(segmentsBytes(count, bandOf(nextSeriesId) + 1)) : undefined
   type Written = Promise<unknown> & { flushed?: Promise<unknown> }
   let seriesWritten: Written | undefined
-  let segmentWritten: Written | undefined
   let segmentBytesWritten = 0
-  // All puts issued in one event turn form one LMDB write transaction per environment:
-  // new series go to the store, the segments to the WAL; the watermark waits for both.
+  // New series go to the store in lmdb-js's next asynchronous batch (one
+  // transaction for all puts of this event turn); the segments go to the WAL
+  // in a synchronous transaction, fsync'd before it returns with --ack
+  // durable (see openWal for why). The watermark waits for both.
   for (const [id, key] of newSeries) seriesWritten = store.series.put(id, key)
   if (pooled !== undefined) {
-    const put = putSegments(pooled, nextSeq++)
-    segmentWritten = put.written
-    segmentBytesWritten = put.bytes
+    segmentBytesWritten = wal.env.transactionSync(() => putSegments(pooled, nextSeq++))
     walSamples += count
     if (headSamples === 0) headSince = Date.now()
     headSamples += count
   }
   const positions = drainedTo.slice()
   const settled = (w: Written | undefined): Promise<unknown> | undefined => w === undefined ? undefined : durable ? (w.flushed ?? w) : w
-  const target = seriesWritten === undefined ? settled(segmentWritten) : Promise.all([settled(seriesWritten), settled(segmentWritten)])
+  const target = settled(seriesWritten)
   // Watermarks are published strictly in commit order.
   const done = lastCommit.then(() => target).then(() => {
     for (let r = 0; r < consumers.length; r++) consumers[r]!.publishWatermark(positions[r])

@@ -80,7 +80,7 @@ export interface StoreOptions {
   sync: boolean
 }
 
-function openEnv (path: string, options: StoreOptions, mapSizeBytes: number, pageSize?: number): RootDatabase {
+function openEnv (path: string, options: StoreOptions, mapSizeBytes: number, pageSize?: number, overlappingSync = options.sync): RootDatabase {
   return open({
     path,
     ...(pageSize === undefined ? {} : { pageSize }),
@@ -88,11 +88,12 @@ function openEnv (path: string, options: StoreOptions, mapSizeBytes: number, pag
     noSubdir: false,
     mapSize: mapSizeBytes,
     maxDbs: 8,
-    // overlappingSync: the fsync of commit N runs after its write lock is
-    // released, so commit N+1 proceeds meanwhile; separateFlushed: a write's
-    // promise resolves at commit and its `.flushed` once fsync'd. The flush
-    // worker publishes the durable watermark on `.flushed`.
-    overlappingSync: options.sync,
+    // overlappingSync (the store's asynchronous writes: new series, chunks,
+    // rollups): the fsync of commit N runs after its write lock is released,
+    // so commit N+1 proceeds meanwhile; separateFlushed: a write's promise
+    // resolves at commit and its `.flushed` once fsync'd, which is what the
+    // flush worker waits for. The WAL does without (see openWal).
+    overlappingSync,
     separateFlushed: true,
     noSync: !options.sync,
     cache: false,
@@ -130,8 +131,21 @@ export function walDir (dataDir: string, gen: number): string {
   return join(dataDir, 'wal', String(gen).padStart(10, '0'))
 }
 
+/** A WAL generation's environment, with the same flags wherever it is opened (see openWal). */
+const openWalEnv = (dataDir: string, gen: number, options: StoreOptions): RootDatabase =>
+  openEnv(walDir(dataDir, gen), options, Math.min(WAL_MAP_BYTES, options.mapSizeBytes), undefined, false)
+
+/**
+ * The WAL is written in synchronous transactions that fsync before they
+ * return (no overlappingSync): the flush worker commits, and the commit is
+ * durable when the call returns, with no hop to lmdb-js's writer thread and
+ * back. A serial fsync'd commit took 0.55-0.7 ms either way here, but the
+ * hops cost the request more: A/B with 1-sample bodies, 64 connections,
+ * alternating (2026-11-24, 23:45 UTC), 1.1-1.3x the requests/s in 4 pairs
+ * of 5 and no loss at 100- or 5,000-sample bodies (bench/README.md).
+ */
 export function openWal (dataDir: string, gen: number, options: StoreOptions): Wal {
-  const env = openEnv(walDir(dataDir, gen), options, Math.min(WAL_MAP_BYTES, options.mapSizeBytes))
+  const env = openWalEnv(dataDir, gen, options)
   const segments = env.openDB<Buffer, Buffer>({ name: 'segments', keyEncoding: 'binary', encoding: 'binary', cache: false })
   return { gen, env, segments, close: async () => { await env.close() } }
 }
@@ -157,7 +171,7 @@ const segmentView = {
  * that never shrank.
  */
 export async function scanWal (dataDir: string, gen: number, options: StoreOptions, fn: (segment: Uint8Array) => void, fromBand = 0, toBand = Infinity): Promise<void> {
-  const env = openEnv(walDir(dataDir, gen), options, Math.min(WAL_MAP_BYTES, options.mapSizeBytes))
+  const env = openWalEnv(dataDir, gen, options)
   try {
     // `encoder` is an lmdb-js option its typings leave out.
     const dbOptions = { name: 'segments', keyEncoding: 'binary' as const, encoder: segmentView, cache: false }
