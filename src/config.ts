@@ -195,8 +195,8 @@ export const OPTIONS = {
   },
   queryWorkers: {
     flag: '--query-workers', env: 'RINGEST_QUERY_WORKERS', type: 'integer', min: 1, max: 64,
-    default: 1, // threads
-    doc: 'Query worker threads (PromQL, series and label lookups, export); queries never run on the main thread.',
+    default: 2, // threads
+    doc: 'Query worker threads (PromQL, series and label lookups, export); queries never run on the main thread. While ingest is idle, a range query of the shape sum, count, min or max by (...) (f(metric[range])) is split over all of them (at most one per core).',
   },
   queryCpuPercent: {
     flag: '--query-cpu-percent', env: 'RINGEST_QUERY_CPU_PERCENT', type: 'integer', min: 1, max: 100,

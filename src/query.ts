@@ -4,9 +4,11 @@
  * The main thread parses parameters, sends one task, and writes the JSON
  * text the worker returns; evaluation never runs on the main thread.
  */
+import { availableParallelism } from 'node:os'
 import { Piscina } from 'piscina'
 import type { Logger } from 'pino'
-import type { QueryOutcome, QueryTask, QueryWorkerData } from '../workers/shared.js'
+import { isShardable } from './promql/index.js'
+import { FlushStat, INGEST_ACTIVE_MS, type QueryLimitsData, type QueryOutcome, type QueryPartOutcome, type QueryTask, type QueryWorkerData } from '../workers/shared.js'
 
 export interface QueryConfig {
   dataDir: string
@@ -30,8 +32,16 @@ export class QueryService {
   completed = 0
   failed = 0
   timedOut = 0
+  /** Queries split over several query workers (evaluateSplit). */
+  split = 0
+
+  /** Query workers a shardable range query is split over (1: never split). */
+  private readonly shards: number
+  private readonly flush: Float64Array
 
   constructor (private readonly config: QueryConfig, log: Logger, flushStats: SharedArrayBuffer) {
+    this.shards = Math.max(1, Math.min(config.queryWorkers, availableParallelism()))
+    this.flush = new Float64Array(flushStats)
     const workerData: QueryWorkerData = { dataDir: config.dataDir, mapSizeBytes: config.mapSizeBytes, sync: config.ack === 'durable', flushStats, cpuPercent: config.queryCpuPercent, retentionMs: config.retention }
     this.pool = new Piscina({
       filename: new URL('../workers/query.js', import.meta.url).href,
@@ -49,9 +59,51 @@ export class QueryService {
 
   get queued (): number { return this.pool.queueSize }
 
+  /** For /stats. */
+  counters (): { running: number, queued: number, completed: number, failed: number, timedOut: number, split: number } {
+    return { running: this.running, queued: this.pool.queueSize, completed: this.completed, failed: this.failed, timedOut: this.timedOut, split: this.split }
+  }
+
   /** Query worker threads running now (they start on the first query and end after a minute idle; they wait on their event loop). */
   threads (): Array<{ name: string, worker: import('node:worker_threads').Worker }> {
     return this.pool.threads.map((worker, i) => ({ name: `query-${i}`, worker }))
+  }
+
+  /**
+   * Whether to split this query over the query workers: a range query of a
+   * shardable shape (`sum by (region) (rate(x[5m]))`, see
+   * shardableAggregate), with ingest idle. While commits are happening a
+   * query keeps to one thread (paced), so queries never take more of the
+   * cores from ingest by being split.
+   */
+  private shouldSplit (request: QueryRequest): boolean {
+    return this.shards > 1 && request.kind === 'range' &&
+      Date.now() - this.flush[FlushStat.LAST_COMMIT_AT_MS]! >= INGEST_ACTIVE_MS && isShardable(request.expr)
+  }
+
+  /**
+   * Each shard evaluates the aggregation over its share of the series (by
+   * a hash of their ids), all at once; a last task merges the parts and
+   * writes the JSON. Shards never wait for each other, so queries queued
+   * behind them cannot deadlock the pool. Each shard may load its share of
+   * --query-max-samples.
+   */
+  private async evaluateSplit (request: Extract<QueryRequest, { kind: 'range' }>, limits: QueryLimitsData, signal: AbortSignal): Promise<QueryOutcome> {
+    const n = this.shards
+    this.split++
+    const shardLimits = { ...limits, maxSamples: Math.ceil(limits.maxSamples / n) }
+    const parts = await Promise.all(Array.from({ length: n }, (_, index) =>
+      this.pool.run({ ...request, shard: { index, count: n }, limits: shardLimits } satisfies QueryTask, { signal }) as Promise<QueryPartOutcome>))
+    let series = 0
+    let samples = 0
+    for (const p of parts) {
+      if (!p.ok) return p
+      series += p.series
+      samples += p.samples
+    }
+    const merge: QueryTask = { kind: 'merge', parts: parts.map((p) => (p as Extract<QueryPartOutcome, { ok: true }>).part), startMs: request.startMs, endMs: request.endMs, stepMs: request.stepMs, limits }
+    const out = await this.pool.run(merge, { signal }) as QueryOutcome
+    return out.ok ? { ...out, series, samples } : out
   }
 
   /** Runs one query task under the limits; a task past the timeout is cancelled (its worker is replaced). */
@@ -61,12 +113,13 @@ export class QueryService {
       return { ok: false, errorType: 'unavailable', error: `too many queries waiting (${this.pool.queueSize})`, limit: 'queue' }
     }
     const limits = { maxSeries: c.queryMaxSeries, maxSamples: c.queryMaxSamples, deadlineMs: Date.now() + c.queryTimeoutMs }
-    const task = { ...request, limits } as QueryTask
     // The engine checks the deadline itself; the abort is the backstop for a task that does not return.
     const signal = AbortSignal.timeout(c.queryTimeoutMs + 1000)
     this.running++
     try {
-      const out = await this.pool.run(task, { signal }) as QueryOutcome
+      const out = request.kind === 'range' && this.shouldSplit(request)
+        ? await this.evaluateSplit(request, limits, signal)
+        : await this.pool.run({ ...request, limits } as QueryTask, { signal }) as QueryOutcome
       if (out.ok) this.completed++
       else if (out.errorType === 'timeout') this.timedOut++
       else this.failed++

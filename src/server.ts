@@ -74,7 +74,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
 
   /** The body of GET /stats and of every /stats/stream event (open streams are counted here, not as in-flight requests). */
   function statsBody (): Record<string, unknown> {
-    return { version: VERSION, ...stats.snapshot(engine, config.dataDir, config.ack), statsStreams: streams.open }
+    return { version: VERSION, ...stats.snapshot(engine, config.dataDir, config.ack), queries: queries.counters(), statsStreams: streams.open }
   }
   const streams = new StatsStreams(statsBody, log)
   const dashboard = new DashboardAssets(log)

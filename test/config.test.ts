@@ -73,7 +73,7 @@ describe('the option table', () => {
       requestTimeoutMs: 30_000,
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 65_000,
-      queryWorkers: 1,
+      queryWorkers: 2,
       queryCpuPercent: 10,
       queryTimeoutMs: 30_000,
       queryMaxSeries: 1_000_000,

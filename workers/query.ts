@@ -13,12 +13,12 @@ import { readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { workerData } from 'node:worker_threads'
 import { move, transferableSymbol, valueSymbol } from 'piscina'
-import { FlushStat, type QueryLimitsData, type QueryOutcome, type QueryTask, type QueryWorkerData } from './shared.js'
+import { FlushStat, INGEST_ACTIVE_MS, type QueryLimitsData, type QueryOutcome, type QueryPartOutcome, type QueryShard, type QueryTask, type QueryWorkerData } from './shared.js'
 import { BLOCK_MS, blockOf, openStore } from './storage.js'
 import { ROLLUP_LEVELS, readRollup, rollupState } from './rollup.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
 import { SampleLimitError, WalReader, readSamples, seriesWithSamples } from './read.js'
-import { PromQLError, compileMatcher, labelsKey, parseMatchers, prometheusSuccessJson, queryInstant, queryRange, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
+import { PromQLError, compileMatcher, labelsKey, mergeRangeParts, parseMatchers, prometheusSuccessJson, queryInstant, queryRange, queryRangePart, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
 
 // Queries yield the CPU to ingestion: this thread runs at the lowest scheduling priority
 // (nice 19; on Linux a thread's own priority, set through its thread id). Ingest threads
@@ -47,7 +47,6 @@ const PACE_CYCLE_MS = 30
 const share = Number.isFinite(cpuPercent) && cpuPercent >= 1 && cpuPercent <= 100 ? cpuPercent : 100
 const PACE_RUN_MS = Math.max(1, PACE_CYCLE_MS * share / 100)
 const PACE_SLEEP_MS = PACE_CYCLE_MS - PACE_RUN_MS
-const INGEST_ACTIVE_MS = 250
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
 let runningSince = performance.now()
 function pace (): void {
@@ -70,16 +69,27 @@ function seriesKey (id: number): string {
   return k
 }
 
+/**
+ * The shard a series belongs to: the top bits of a multiplicative hash of
+ * its id. Not the id modulo the count: ids are handed out in arrival order,
+ * so a line of two fields gives every series of one metric the same parity.
+ * A series keeps its shard whatever else is created meanwhile.
+ */
+const shardOf = (id: number, count: number): number => Math.floor((Math.imul(id, 0x9e3779b1) >>> 0) / 2 ** 32 * count)
+
 class StoreQuerier implements Querier {
   series = 0
   samples = 0
-  constructor (private readonly limits: QueryLimitsData) {}
+  /** With a shard, this querier hands out only that shard's series (the series limit still counts them all). */
+  constructor (private readonly limits: QueryLimitsData, private readonly shard?: QueryShard) {}
 
   ids (matchers: LabelMatcher[]): number[] {
-    const ids = index.select(matchers, compileMatcher)
+    let ids = index.select(matchers, compileMatcher)
     if (this.series + ids.length > this.limits.maxSeries) {
       throw new PromQLError('execution', `the query selects more than ${this.limits.maxSeries} series (--query-max-series)`, 'maxSeries')
     }
+    const shard = this.shard
+    if (shard !== undefined) ids = ids.filter((id) => shardOf(id, shard.count) === shard.index)
     this.series += ids.length
     return ids
   }
@@ -164,17 +174,23 @@ function done (json: string, q: StoreQuerier): QueryOutcome {
 }
 const ok = (data: unknown, q: StoreQuerier): QueryOutcome => done(JSON.stringify({ status: 'success', data }), q)
 
-export default async function run (task: QueryTask): Promise<QueryOutcome> {
+export default async function run (task: QueryTask): Promise<QueryOutcome | QueryPartOutcome> {
   // lmdb-js keeps a read transaction until a setTimeout(0) resets it; a task arriving within that
   // millisecond would read the previous task's snapshot and miss what was acknowledged since.
   store.env.resetReadTxn()
   index.refresh(store)
   runningSince = performance.now()
-  const q = new StoreQuerier(task.limits)
+  const q = new StoreQuerier(task.limits, task.kind === 'range' ? task.shard : undefined)
   try {
     switch (task.kind) {
       case 'range':
+        if (task.shard !== undefined) {
+          const part = await queryRangePart(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })
+          return { ok: true, part, series: q.series, samples: q.samples }
+        }
         return done(prometheusSuccessJson(await queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
+      case 'merge':
+        return done(prometheusSuccessJson(mergeRangeParts(task.parts, task.startMs, task.endMs, task.stepMs)), q)
       case 'instant':
         return done(prometheusSuccessJson(await queryInstant(q, task.expr, task.timeMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
       case 'series':

@@ -9,6 +9,7 @@
  * - FLUSH_STATS: the flush worker's counters and recent commit samples;
  * - CONTROL: requests from the main thread to the flush worker.
  */
+import type { AggregatePart } from '../src/promql/index.js'
 
 /** Record tags in a parse worker's ring. */
 export const RecordKind = {
@@ -245,13 +246,29 @@ export interface QueryLimitsData {
   deadlineMs: number
 }
 
+/** A range query evaluated in shards: this task takes the series whose id hashes to `index` of `count` (workers/query.ts shardOf). */
+export interface QueryShard { index: number, count: number }
+
 export type QueryTask =
-  | { kind: 'range', expr: string, startMs: number, endMs: number, stepMs: number, maxSourceResolutionMs?: number, limits: QueryLimitsData }
+  | { kind: 'range', expr: string, startMs: number, endMs: number, stepMs: number, maxSourceResolutionMs?: number, shard?: QueryShard, limits: QueryLimitsData }
+  | { kind: 'merge', parts: AggregatePart[], startMs: number, endMs: number, stepMs: number, limits: QueryLimitsData }
   | { kind: 'instant', expr: string, timeMs: number, maxSourceResolutionMs?: number, limits: QueryLimitsData }
   | { kind: 'series', match: string[], startMs?: number, endMs?: number, limits: QueryLimitsData }
   | { kind: 'labels', match: string[], startMs?: number, endMs?: number, limits: QueryLimitsData }
   | { kind: 'labelValues', name: string, match: string[], startMs?: number, endMs?: number, limits: QueryLimitsData }
   | { kind: 'export', match: string[], startMs: number, endMs: number, limits: QueryLimitsData }
+
+/** What a shard's task returns: its part of the aggregation, or the failure. */
+export type QueryPartOutcome =
+  | { ok: true, part: AggregatePart, series: number, samples: number }
+  | Extract<QueryOutcome, { ok: false }>
+
+/**
+ * A commit in the last this many milliseconds means ingest is running:
+ * queries then pace themselves (workers/query.ts) and are not split over
+ * several query workers (src/query.ts).
+ */
+export const INGEST_ACTIVE_MS = 250
 
 export type QueryOutcome =
   | { ok: true, body: Uint8Array, series: number, samples: number }

@@ -12,6 +12,8 @@ export function formatValue (v: number): string {
   if (v === -Infinity) return '-Inf'
   if (Object.is(v, -0)) return '-0'
   const s = String(v)
+  // JavaScript writes an exponent only below 1e-6 and from 1e21 on: most values have none.
+  if (s.indexOf('e') === -1) return s
   const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s)
   if (m === null) return s
   const sign = m[1]!

@@ -9,12 +9,13 @@
  * `limit` names a limit that was hit), timeout (503).
  */
 import { TYPE_NAMES, typeOf } from './ast.js'
-import { Evaluator, makeSteps, type Sample } from './eval.js'
+import { Evaluator, makeSteps, mergePartialAggregates, shardableAggregate, type AggregatePart, type Sample } from './eval.js'
 import { compareLabels } from './labels.js'
 import { parseExpr } from './parser.js'
 import { badData, PromQLError, type MatrixSeriesResult, type PromResult, type Querier, type QueryLimits } from './types.js'
 
 export type { Expr } from './ast.js'
+export type { AggregatePart } from './eval.js'
 export { compileMatcher } from './matchers.js'
 export { parseExpr, parseMatchers } from './parser.js'
 export { translateRegex } from './regex.js'
@@ -55,6 +56,11 @@ export async function queryRange (q: Querier, expr: string, startMs: number, end
   return guarded(async () => {
     const ev = new Evaluator(q, limits)
     const st = makeSteps(startMs, endMs, stepMs)
+    const direct = await ev.rangeCallSeries(e, st)
+    if (direct !== undefined) {
+      ev.checkDeadline()
+      return { resultType: 'matrix', result: direct.sort((a, b) => compareLabels(a.metric, b.metric)) }
+    }
     const v = await ev.eval(e, st)
     const stepTime = (k: number): number => st.start + k * st.interval
     if (v.type === 'scalar') {
@@ -74,6 +80,36 @@ export async function queryRange (q: Querier, expr: string, startMs: number, end
     ev.checkDeadline()
     return { resultType: 'matrix', result: [...series.values()].sort((a, b) => compareLabels(a.metric, b.metric)) }
   })
+}
+
+/**
+ * Whether a range query can be evaluated in shards (a share of the series
+ * each, in parallel) and merged: see shardableAggregate. False for an
+ * expression that does not parse (the whole query reports the error).
+ */
+export function isShardable (expr: string): boolean {
+  try {
+    return shardableAggregate(parseExpr(expr)) !== undefined
+  } catch {
+    return false
+  }
+}
+
+/** One shard's part of a shardable range query, over the series `q` hands it. */
+export async function queryRangePart (q: Querier, expr: string, startMs: number, endMs: number, stepMs: number, limits: QueryLimits): Promise<AggregatePart> {
+  const e = parseExpr(expr)
+  return guarded(async () => {
+    const ev = new Evaluator(q, limits)
+    const part = await ev.partialAggregate(e, makeSteps(startMs, endMs, stepMs))
+    ev.checkDeadline()
+    return part
+  })
+}
+
+/** The range query's result from its shards' parts. */
+export function mergeRangeParts (parts: AggregatePart[], startMs: number, endMs: number, stepMs: number): PromResult {
+  const result = mergePartialAggregates(parts, makeSteps(startMs, endMs, stepMs))
+  return { resultType: 'matrix', result: result.sort((a, b) => compareLabels(a.metric, b.metric)) }
 }
 
 export async function queryInstant (q: Querier, expr: string, timeMs: number, limits: QueryLimits): Promise<PromResult> {
