@@ -161,7 +161,7 @@ export const OPTIONS = {
   oooWindowMs: {
     flag: '--ooo-window-ms', env: 'RINGEST_OOO_WINDOW_MS', type: 'duration-ms', min: 0, max: 100 * 365 * DAY,
     default: 1 * HOUR, // 1 h
-    doc: 'Out-of-order samples are stored if they are at most this far behind their series\' newest sample; older ones are dropped and counted (ringest_samples_dropped_total{reason="too_old"}).',
+    doc: 'Out-of-order samples are stored if they are at most this far behind their series\' newest sample; older ones are refused in the write\'s answer (ERR_TOO_OLD) and counted (ringest_samples_dropped_total{reason="too_old"}).',
   },
   shutdownTimeoutMs: {
     flag: '--shutdown-timeout-ms', env: 'RINGEST_SHUTDOWN_TIMEOUT_MS', type: 'duration-ms', min: 1, max: 1 * HOUR,

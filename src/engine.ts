@@ -9,7 +9,7 @@ import { Piscina } from 'piscina'
 import type { Logger } from 'pino'
 import { Doorbell, RingObserver, allocateDoorbell, allocateRing } from 'native-free-ringbuffer'
 import {
-  CLAIM_FREE, CONTROL_SLOTS, ControlSlot, FLUSH_STATS_SLOTS, FlushMessage,
+  CLAIM_FREE, CONTROL_SLOTS, ControlSlot, FLUSH_STATS_SLOTS, FlushMessage, TOO_OLD_LOG_BYTES, TOO_OLD_LOG_ENTRIES, TooOldLog,
   type BodyJob, type BodyOutcome, type FlushWorkerData, type ParseWorkerData, type TaskOutcome,
 } from '../workers/shared.js'
 import { WatermarkWatcher } from './watermark.js'
@@ -76,8 +76,11 @@ export class Engine {
   private readonly flushWorker: Worker
   /** Per ring, milliseconds its parse worker spent in tasks (ParseWorkerData.busy). */
   private readonly parseBusy: Float64Array
+  /** Per ring, the flush worker's too-old log (TooOldLog). */
+  private readonly tooOldLogs: Int32Array[]
 
-  private constructor (config: EngineConfig, log: Logger, flush: Worker, buffers: { rings: SharedArrayBuffer[], claims: SharedArrayBuffer, doorbell: SharedArrayBuffer, control: SharedArrayBuffer, stats: SharedArrayBuffer }) {
+  private constructor (config: EngineConfig, log: Logger, flush: Worker, buffers: { rings: SharedArrayBuffer[], claims: SharedArrayBuffer, doorbell: SharedArrayBuffer, control: SharedArrayBuffer, stats: SharedArrayBuffer, tooOld: SharedArrayBuffer[] }) {
+    this.tooOldLogs = buffers.tooOld.map((b) => new Int32Array(b))
     this.maxQueue = config.maxQueue
     this.workers = config.parseWorkers
     this.flushWorker = flush
@@ -142,6 +145,7 @@ export class Engine {
       doorbell: allocateDoorbell(),
       control: new SharedArrayBuffer(4 * CONTROL_SLOTS),
       stats: new SharedArrayBuffer(8 * FLUSH_STATS_SLOTS),
+      tooOld: rings.map(() => new SharedArrayBuffer(TOO_OLD_LOG_BYTES)),
     }
     const flushData: FlushWorkerData = {
       rings,
@@ -159,6 +163,7 @@ export class Engine {
       stopCheckpointSamples: config.stopCheckpointSamples ?? STOP_CHECKPOINT_SAMPLES,
       retentionMs: config.retention,
       oooWindowMs: config.oooWindowMs,
+      tooOld: buffers.tooOld,
       rollupRetentionMs: [config.rollup5mRetention, config.rollup1hRetention],
     }
     const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: 96 } })
@@ -247,6 +252,34 @@ export class Engine {
   /** Resolves when ring `ring`'s durable watermark covers `end`; rejects with onTimeout() after timeoutMs. */
   waitDurable (ring: number, end: number, timeoutMs: number, onTimeout: () => Error): Promise<void> {
     return this.watcher.wait(ring, end, timeoutMs, onTimeout)
+  }
+
+  /**
+   * Samples of the body at ring positions (start, end] that the flush worker
+   * dropped as too old (further than --ooo-window-ms behind their series'
+   * newest sample). Call once the body's watermark covers `end`: the flush
+   * worker has drained it then. `complete` is false if the log wrapped past
+   * entries of this body before they were read (more than 4,096 records
+   * with too-old samples in between), so the count may be short.
+   */
+  tooOldIn (ring: number, start: number, end: number): { samples: number, complete: boolean } {
+    const log = this.tooOldLogs[ring]!
+    const head = Atomics.load(log, TooOldLog.HEAD)
+    const oldest = Math.max(0, head - TOO_OLD_LOG_ENTRIES)
+    let samples = 0
+    // Without an earlier body's entry, the count is whole only if no entry was ever dropped from the log.
+    let bounded = oldest === 0
+    let i = head - 1
+    for (; i >= oldest; i--) {
+      const at = TooOldLog.ENTRIES + 2 * (i % TOO_OLD_LOG_ENTRIES)
+      const pos = log[at]!
+      if (((pos - end) | 0) > 0) continue // a later body's
+      if (((pos - start) | 0) <= 0) { bounded = true; break } // an earlier body's: the log is in ring order
+      samples += log[at + 1]!
+    }
+    // The entries read must not have been overwritten meanwhile (the writer lapping the reader).
+    const lapped = Atomics.load(log, TooOldLog.HEAD) - TOO_OLD_LOG_ENTRIES > Math.max(i, oldest)
+    return { samples, complete: bounded && !lapped }
   }
 
   /** Test hook: delay each commit of the flush worker by `ms` (0 = off). */

@@ -5,6 +5,7 @@
  */
 export const Errors = {
   ERR_PARSE: { status: 400, doc: 'Some or all lines (or JSON entries) were rejected; the valid ones are stored. The body lists accepted, rejected and the first 100 errors with their line numbers.' },
+  ERR_TOO_OLD: { status: 400, doc: 'Some or all samples were further than --ooo-window-ms behind their series\' newest sample and were rejected; everything else in the body is stored. The body gives accepted, tooOld (samples) and an error with line 0 (the body as a whole).' },
   ERR_BAD_ENCODING: { status: 400, doc: 'The body is not valid gzip although Content-Encoding says gzip.' },
   ERR_BAD_PRECISION: { status: 400, doc: 'Unknown `precision` query parameter (use ns, us, ms, s, m, h; or n, u, µ).' },
   ERR_BAD_REQUEST: { status: 400, doc: 'A query parameter is malformed (for example `match[]`, `start` or `end` of an export).' },

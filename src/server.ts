@@ -274,6 +274,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
   }
 
   const NO_HEADERS: Record<string, string | number> = {}
+  const NONE_TOO_OLD = { samples: 0, complete: true }
   async function answer (endpoint: string, ring: number, o: BodyOutcome): Promise<Reply> {
     const counters = stats.endpoint(endpoint)
     switch (o.status) {
@@ -286,19 +287,32 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
         fail('ERR_OVERLOADED', o.detail ?? 'overloaded', { reason: 'ring_full' })
     }
     await durable(ring, o.end)
-    counters.samplesAccepted += o.accepted
+    // Samples the flush worker dropped as too old are refused here, not acknowledged. With
+    // --ack received the answer goes before the flush worker has seen them: they cannot be.
+    const old = o.end >= 0 && config.ack !== 'received' ? engine.tooOldIn(ring, o.start, o.end) : NONE_TOO_OLD
+    const accepted = o.accepted - old.samples
+    counters.samplesAccepted += accepted
     counters.linesRejected += o.rejected
     counters.fieldsSkipped += o.skipped
-    if (o.status === BodyStatus.OK) {
+    const tooOld = old.samples > 0 || !old.complete
+    if (o.status === BodyStatus.OK && !tooOld) {
       stats.request(endpoint, 204)
       return { status: 204, headers: o.skipped > 0 ? { 'x-ringest-skipped-fields': o.skipped } : { ...NO_HEADERS } }
+    }
+    const oldMessage = `${old.complete ? '' : 'at least '}${old.samples} sample(s) further than ${config.oooWindowMs} ms behind their series' newest sample were rejected (--ooo-window-ms)` +
+      (old.complete ? '' : '; the count may be short: more than 4,096 records with too-old samples came meanwhile')
+    const errors = tooOld ? [...o.errors, { line: 0, message: oldMessage }] : o.errors
+    const extra = { accepted, rejected: o.rejected, tooOld: old.samples, skipped: o.skipped, errors }
+    if (o.rejected === 0) {
+      stats.rejected(endpoint, 'too_old')
+      fail('ERR_TOO_OLD', `${accepted > 0 ? 'partial write' : 'unable to write'}: ${oldMessage} dropped=${old.samples}`, extra)
     }
     stats.rejected(endpoint, 'parse_error')
     const first = o.errors[0]
     const message = o.accepted > 0 || o.rejected === 0
       ? `partial write: line ${first?.line ?? '?'}: ${first?.message ?? 'rejected'} dropped=${o.rejected}`
       : `unable to parse: line ${first?.line ?? '?'}: ${first?.message ?? 'rejected'} dropped=${o.rejected}`
-    fail('ERR_PARSE', message, { accepted: o.accepted, rejected: o.rejected, skipped: o.skipped, errors: o.errors })
+    fail('ERR_PARSE', message, extra)
   }
 
   /** Query parameters: the URL's, plus a form body's for POST (as Prometheus takes them). */

@@ -85,14 +85,44 @@ describe('checkpoints', () => {
     expect(await series(server, 'ooo_v')).toEqual(expected) // chunks only
   })
 
-  it('drops samples further behind than the out-of-order window, and counts them', async () => {
+  it('refuses samples further behind than the out-of-order window in the answer (400 ERR_TOO_OLD), stores the rest, and counts them', async () => {
     server = await startTestServer({ oooWindowMs: 60_000 })
     await write(server, [`late v=1 ${T + 3_600_000}`])
-    await write(server, [`late v=2 ${T + 3_600_000 - 59_000}`, `late v=3 ${T}`])
+    const mixed = await post(`${server.url}/write?precision=ms`, [`late v=2 ${T + 3_600_000 - 59_000}`, `late v=3 ${T}`].join('\n'))
+    expect(mixed.status, mixed.text).toBe(400)
+    expect(mixed.json()).toMatchObject({ code: 'ERR_TOO_OLD', accepted: 1, rejected: 0, tooOld: 1 })
+    expect(mixed.json().error).toMatch(/^partial write: 1 sample\(s\) further than 60000 ms behind/)
+    expect(mixed.json().errors).toEqual([{ line: 0, message: expect.stringContaining('--ooo-window-ms') }])
     expect(await series(server, 'late_v')).toEqual([[T + 3_600_000 - 59_000, 2], [T + 3_600_000, 1]])
-    expect((await storage(server)).samplesTooOld).toBe(1)
+    // All of a body too old; then too old and a bad line (the parse error's code, with tooOld).
+    const all = await post(`${server.url}/write?precision=ms`, `late v=4 ${T + 1}\nlate v=5 ${T + 2}`)
+    expect(all.status).toBe(400)
+    expect(all.json()).toMatchObject({ code: 'ERR_TOO_OLD', accepted: 0, tooOld: 2 })
+    expect(all.json().error).toMatch(/^unable to write: 2 sample/)
+    const both = await post(`${server.url}/write?precision=ms`, `late v=6 ${T + 3}\nlate,x v= 1\nlate v=7 ${T + 3_600_000 + 1000}`)
+    expect(both.status).toBe(400)
+    expect(both.json()).toMatchObject({ code: 'ERR_PARSE', accepted: 1, rejected: 1, tooOld: 1 })
+    expect(both.json().errors.map((e: { line: number }) => e.line)).toEqual([2, 0])
+    // A later body is not blamed for an earlier one's, and the counts add up.
+    await write(server, [`late v=8 ${T + 3_600_000 + 2000}`])
+    expect((await storage(server)).samplesTooOld).toBe(4)
     const metrics = (await get(`${server.url}/metrics`)).text
-    expect(metrics).toContain('ringest_samples_dropped_total{reason="too_old"} 1')
+    expect(metrics).toContain('ringest_samples_dropped_total{reason="too_old"} 4')
+    const ep = (await get(`${server.url}/stats`)).json().endpoints['/write']
+    expect(ep.samplesAccepted).toBe(4) // v=1, v=2, v=7, v=8
+    expect(ep.rejectedRequests.too_old).toBe(2)
+  })
+
+  it('blames only the bodies that held too-old samples when many are in flight at once', async () => {
+    server = await startTestServer({ oooWindowMs: 60_000 })
+    await write(server, Array.from({ length: 40 }, (_, i) => `crowd,s=s${i} v=0 ${T + 3_600_000}`))
+    const replies = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      post(`${server.url}/write?precision=ms`, i % 3 === 0 ? `crowd,s=s${i} v=1 ${T + 3_600_000 + 1000}\ncrowd,s=s${i} v=2 ${T}` : `crowd,s=s${i} v=1 ${T + 3_600_000 + 1000}`)))
+    replies.forEach((r, i) => {
+      if (i % 3 === 0) expect(r.json(), `body ${i}`).toMatchObject({ code: 'ERR_TOO_OLD', accepted: 1, tooOld: 1 })
+      else expect(r.status, `body ${i}: ${r.text}`).toBe(204)
+    })
+    expect((await storage(server)).samplesTooOld).toBe(14)
   })
 
   it('deletes the WAL generations it has checkpointed', async () => {

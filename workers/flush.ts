@@ -22,7 +22,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
-import { COMMIT_BUCKETS, ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, type FlushWorkerData } from './shared.js'
+import { COMMIT_BUCKETS, ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, TOO_OLD_LOG_ENTRIES, TooOldLog, type FlushWorkerData } from './shared.js'
 import { BLOCK_MS, STORAGE_FORMAT, checkpointGen, bandOf, encodeSegment, idRange, segmentRange, listWalGens, openStore, openWal, removeWal, scanWal, segmentBytes, segmentKey, type Wal } from './storage.js'
 import { deleteExpiredBlocks, deleteUnfinishedChunks, writeCheckpoint } from './checkpoint.js'
 import { markDirty, rollupState, runRollups } from './rollup.js'
@@ -124,9 +124,20 @@ function growNewest (id: number): void {
   newest = n
 }
 
+const tooOldLogs = data.tooOld.map((b) => new Int32Array(b))
+/** Records in the ring's too-old log that `end` (a record's end) dropped `n` samples (see TooOldLog). */
+function logTooOld (ring: number, end: number, n: number): void {
+  const log = tooOldLogs[ring]!
+  const head = log[TooOldLog.HEAD]!
+  const at = TooOldLog.ENTRIES + 2 * (head % TOO_OLD_LOG_ENTRIES)
+  log[at] = end | 0
+  log[at + 1] = n
+  Atomics.store(log, TooOldLog.HEAD, (head + 1) | 0)
+}
+
 let ring = 0
 let consumer = consumers[0]!
-function visit (offset: number, length: number, tag: number): void {
+function visit (offset: number, length: number, tag: number, end: number): void {
   dirty = true
   switch (tag) {
     case RecordKind.RESET:
@@ -160,14 +171,16 @@ function visit (offset: number, length: number, tag: number): void {
       const f64 = consumer.f64
       const map = localToGlobal[ring]!
       let o = offset >> 3
+      let dropped = 0
       for (let i = 0; i < rows; i++, o += 3) {
         const gid = map[f64[o]!]
         if (gid === undefined || gid === 0) { corrupt++; continue }
         const t = f64[o + 1]!
-        // Older than the window behind the series' newest sample: dropped, and counted.
+        // Older than the window behind the series' newest sample: dropped, counted, and logged
+        // for the request's answer (which refuses them).
         if (gid < newest.length) {
           const n = newest[gid]!
-          if (t < n - data.oooWindowMs) { tooOld++; continue }
+          if (t < n - data.oooWindowMs) { tooOld++; dropped++; continue }
           if (t > n) newest[gid] = t
         } else {
           growNewest(gid)
@@ -180,6 +193,7 @@ function visit (offset: number, length: number, tag: number): void {
         if (t > maxTs) maxTs = t
         count++
       }
+      if (dropped > 0) logTooOld(ring, end, dropped)
       return
     }
     default:

@@ -39,7 +39,7 @@ const lineProtocol = new LineProtocolParser(writer)
 const jsonSeries = new JsonSeriesCache()
 
 function failed (status: BodyStatus, detail: string): BodyOutcome {
-  return { status, accepted: 0, rejected: 0, skipped: 0, errors: [], end: -1, detail }
+  return { status, accepted: 0, rejected: 0, skipped: 0, errors: [], end: -1, start: 0, detail }
 }
 
 function parseBody (job: BodyJob): BodyOutcome {
@@ -77,7 +77,7 @@ function parseBody (job: BodyJob): BodyOutcome {
     }
     // A body published in part cannot be refused whole any more: report what is durable.
     const end = writer.finishBody()
-    return { ...failed(BodyStatus.OVERLOAD, `ingest stalled part-way: ${(err as Error).message}`), end, accepted: writer.bodySamples }
+    return { ...failed(BodyStatus.OVERLOAD, `ingest stalled part-way: ${(err as Error).message}`), end, start: writer.bodyStart, accepted: writer.bodySamples }
   }
   const end = writer.finishBody()
   return {
@@ -87,6 +87,7 @@ function parseBody (job: BodyJob): BodyOutcome {
     skipped: result.skipped,
     errors: result.errors,
     end,
+    start: writer.bodyStart,
   }
 }
 

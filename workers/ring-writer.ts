@@ -79,8 +79,12 @@ export class RingWriter implements SampleSink {
     this.lastEnd = this.p.commit()
   }
 
+  /** Free-running ring index where the current body's records begin. */
+  bodyStart = 0
+
   beginBody (admissionWaitMs: number): void {
     this.deadline = performance.now() + admissionWaitMs
+    this.bodyStart = this.p.committed
     this.bodyPublished = false
     this.bodySamples = 0
     this.lastEnd = -1

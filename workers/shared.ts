@@ -159,9 +159,29 @@ export interface FlushWorkerData {
   stopCheckpointSamples: number
   retentionMs: number
   oooWindowMs: number
+  /** One too-old log per ring (TooOldLog), written by the flush worker, read by the main thread. */
+  tooOld: SharedArrayBuffer[]
   /** Retention of the 5-minute and 1-hour rollups (0: off). */
   rollupRetentionMs: [number, number]
 }
+
+/**
+ * A ring's too-old log (Int32Array): which records held samples further
+ * than --ooo-window-ms behind their series' newest sample, which the flush
+ * worker drops. Written by the flush worker only (entries, then HEAD with
+ * Atomics.store), read by the main thread once a body's durable watermark
+ * covers it, so the answer can refuse those samples instead of
+ * acknowledging them (src/engine.ts tooOldIn). Entries are in ring order;
+ * entry i is at ENTRIES + 2 * (i % TOO_OLD_LOG_ENTRIES).
+ */
+export const TooOldLog = {
+  /** Entries written since start (free-running). */
+  HEAD: 0,
+  /** First entry: [record end (free-running ring index, as u32), samples dropped from that record]. */
+  ENTRIES: 2,
+} as const
+export const TOO_OLD_LOG_ENTRIES = 4096
+export const TOO_OLD_LOG_BYTES = 4 * (TooOldLog.ENTRIES + 2 * TOO_OLD_LOG_ENTRIES)
 
 /** Messages from the flush worker to the main thread. */
 export const FlushMessage = {
@@ -216,6 +236,8 @@ export interface BodyOutcome {
   errors: Array<{ line: number, message: string }>
   /** Free-running ring index just past the body's last record (-1 if nothing was published). */
   end: number
+  /** Free-running ring index where the body's first record begins. */
+  start: number
   /** Human-readable detail for non-parse failures. */
   detail?: string
 }

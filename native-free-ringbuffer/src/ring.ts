@@ -205,6 +205,9 @@ export class RingProducer extends RingObserver {
     this.highWater = Atomics.load(this.ctl, Slot.HIGH_WATER)
   }
 
+  /** Free-running index just past the last committed record: where the next commit's records begin. */
+  get committed (): number { return Atomics.load(this.ctl, Slot.WRITE) >>> 0 }
+
   /** Bytes a record of `n` payload bytes needs at the current position, counting wrap padding. */
   private need (total: number): number {
     const toEnd = this.capacity - (this.wpos & this.mask)
