@@ -17,7 +17,7 @@ import { FlushStat, INGEST_ACTIVE_MS, type QueryLimitsData, type QueryOutcome, t
 import { BLOCK_MS, blockOf, openStore } from './storage.js'
 import { ROLLUP_LEVELS, readRollup, rollupState } from './rollup.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
-import { SampleLimitError, WalReader, readSamples, seriesWithSamples } from './read.js'
+import { ReadArena, SampleLimitError, WalReader, readSamples, seriesWithSamples } from './read.js'
 import { PromQLError, compileMatcher, labelsKey, mergeRangeParts, parseMatchers, prometheusSuccessJson, queryInstant, queryRange, queryRangePart, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
 
 // Queries yield the CPU to ingestion: this thread runs at the lowest scheduling priority
@@ -60,6 +60,8 @@ function pace (): void {
 const store = openStore(dataDir, { mapSizeBytes, sync })
 const wal = new WalReader(dataDir, { mapSizeBytes, sync })
 const index = new SeriesIndex()
+/** Where this worker's reads decode, reset at each task (ReadArena). */
+const arena = new ReadArena()
 
 /** Each series' canonical label key (labelsKey), built once per id: a series' labels never change. */
 const keys = new Map<number, string>()
@@ -120,7 +122,7 @@ class StoreQuerier implements Querier {
     try {
       const budget = this.limits.maxSamples - this.samples
       samples = rollup === undefined
-        ? readSamples(store, wal, new Set(ids), minMs, maxMs, budget, pace)
+        ? readSamples(store, wal, new Set(ids), minMs, maxMs, budget, pace, arena)
         : readRollup(store, wal, new Set(ids), minMs, maxMs, rollup.level, rollup.column, budget, pace)
     } catch (err) {
       if (err instanceof SampleLimitError) {
@@ -179,6 +181,7 @@ export default async function run (task: QueryTask): Promise<QueryOutcome | Quer
   // millisecond would read the previous task's snapshot and miss what was acknowledged since.
   store.env.resetReadTxn()
   index.refresh(store)
+  arena.reset()
   runningSince = performance.now()
   const q = new StoreQuerier(task.limits, task.kind === 'range' ? task.shard : undefined)
   try {

@@ -252,7 +252,8 @@ export class Evaluator {
    * its steps with a value. Checks that no two series end up with the same
    * labels, as Prometheus does.
    */
-  private async forEachRangeResult<G> (e: Call, st: Steps, target: (m: LSet) => G, emit: (g: G, k: number, v: number, m: LSet) => void): Promise<void> {
+  private async forEachRangeResult<G> (e: Call, st: Steps, target: (m: LSet) => G, emit: (g: G, k: number, v: number, m: LSet) => void,
+    emitSteps?: (g: G, values: Float64Array, present: Uint8Array) => void): Promise<void> {
     const f = e.func
     const matIdx = f === 'quantile_over_time' ? 1 : 0
     const q = matIdx === 1 ? await this.scalarArg(e.args[0]!, st) : undefined
@@ -294,7 +295,8 @@ export class Evaluator {
         this.ticks += st.n - 1
         this.tick()
         any = extrapolatedRateSteps(s.ts, s.vs, w.resets, st.start, st.interval, st.n, mat.offsetMs, mat.rangeMs, counter, f === 'rate', stepValues, stepPresent!) > 0
-        for (let k = 0; k < st.n; k++) if (stepPresent![k] === 1) emit(g, k, stepValues[k]!, out)
+        if (emitSteps !== undefined) emitSteps(g, stepValues, stepPresent!)
+        else for (let k = 0; k < st.n; k++) if (stepPresent![k] === 1) emit(g, k, stepValues[k]!, out)
       } else {
         for (let k = 0; k < st.n; k++) {
           this.tick()
@@ -387,6 +389,18 @@ export class Evaluator {
           }
           g.acc[k] = a + (v / c - a / c)
           break
+      }
+    }, op === 'avg' ? undefined : (g, values, present) => {
+      // The same as the per-step callback above for sum, count, min and max, one loop per series
+      // (rate, increase and delta hand all their steps at once): no call per step.
+      const { acc, count, first } = g
+      for (let k = 0; k < present.length; k++) {
+        if (present[k] !== 1) continue
+        const v = values[k]!
+        if (++count[k]! === 1) { acc[k] = v; first[k] = order; continue }
+        const a = acc[k]!
+        if (op === 'sum') acc[k] = a + v
+        else if (op === 'min') { if (a > v || Number.isNaN(a)) acc[k] = v } else if (op === 'max') { if (a < v || Number.isNaN(a)) acc[k] = v }
       }
     })
     return list
