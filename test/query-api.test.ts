@@ -127,13 +127,28 @@ describe('query API', () => {
     }
   })
 
-  it('evaluates in a query worker thread running at the lowest priority (nice 19)', async () => {
-    await q(server, '/api/v1/query', { query: 'qa_v' })
-    const nice = readdirSync(`/proc/${process.pid}/task`).map((tid) => {
+  it('evaluates in a query worker thread at the lowest priority (nice 19) while ingest commits, at normal priority while it is idle', async () => {
+    const niceOfThreads = (): number[] => readdirSync(`/proc/${process.pid}/task`).map((tid) => {
       const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8')
       return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) // field 19: nice
     })
-    expect(nice).toContain(19)
-    expect(nice).toContain(0) // the rest of the process is untouched
+    let writing = true
+    const writer = (async () => {
+      for (let i = 0; writing; i++) await post(`${server.url}/write?precision=ms`, `busy_nice v=${i} ${Date.now()}`)
+    })()
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      await q(server, '/api/v1/query', { query: 'qa_v' })
+      const nice = niceOfThreads()
+      expect(nice).toContain(19)
+      expect(nice).toContain(0) // the rest of the process is untouched
+    } finally {
+      writing = false
+      await writer
+    }
+    // Back to normal priority once ingest is idle (raising a priority needs root or RLIMIT_NICE).
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    for (let i = 0; i < 4; i++) await q(server, '/api/v1/query', { query: 'qa_v' })
+    if (process.getuid?.() === 0) expect(niceOfThreads()).not.toContain(19)
   })
 })
