@@ -472,7 +472,7 @@ export async function startServer (config: ServerConfig, log: Logger): Promise<R
     '/stats/stream': { methods: ['GET'], handler: (req, res) => streams.add(req, res) },
     ...Object.fromEntries(dashboard.paths.map((path): [string, Route] =>
       [path, { methods: ['GET', 'HEAD'], handler: (req, res) => dashboard.serve(req, res, path) }])),
-    '/metrics': { methods: ['GET'], handler: (_req, res) => { res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(stats.metrics(engine, config.dataDir)) } },
+    '/metrics': { methods: ['GET'], handler: (_req, res) => { res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(stats.metrics(engine, config.dataDir, queries.counters())) } },
     '/ping': { methods: ['GET', 'HEAD'], handler: (_req, res) => { res.writeHead(204, { 'x-influxdb-version': `ringest-${VERSION}` }).end() } },
     // Telegraf's influxdb output creates its database first; there is nothing to create.
     '/query': { methods: ['GET', 'POST'], handler: (_req, res) => json(res, 200, { results: [{ statement_id: 0 }] }) },

@@ -88,6 +88,9 @@ function histogram (out: string[], name: string, bounds: readonly number[], coun
   out.push(`${name}_bucket{le="+Inf"} ${all}`, `${name}_sum ${sum}`, `${name}_count ${all}`)
 }
 
+/** The query service's counters (src/query.ts QueryService.counters). */
+export interface QueryCounters { running: number, queued: number, completed: number, failed: number, timedOut: number, split: number }
+
 export class Stats {
   readonly startedAt = Date.now()
   /** The version reported in /metrics' ringest_build_info (set by the server). */
@@ -314,7 +317,7 @@ export class Stats {
     }
   }
 
-  metrics (engine: Engine, dataDir: string): string {
+  metrics (engine: Engine, dataDir: string, queries?: QueryCounters): string {
     const s = this.snapshot(engine, dataDir, '') as { storage: { lmdbFileBytes: number, walBytes: number, series: number }, flush: { commitLatencyMs: Record<string, number> } }
     const f = engine.flushStats
     const out: string[] = []
@@ -352,7 +355,7 @@ export class Stats {
     out.push(`ringest_checkpoints_total ${f[FlushStat.CHECKPOINTS]}`)
     family('ringest_checkpoint_stall_seconds_total', 'counter', 'Time ingest was held back (rings not drained) because the WAL was --checkpoint-samples x 3 ahead of the checkpoints.')
     out.push(`ringest_checkpoint_stall_seconds_total ${f[FlushStat.CHECKPOINT_STALL_MS]! / 1000}`)
-    family('ringest_samples_dropped_total', 'counter', 'Samples acknowledged but not stored, by reason (too_old: behind --ooo-window-ms).')
+    family('ringest_samples_dropped_total', 'counter', 'Samples of admitted requests not stored, by reason (too_old: behind --ooo-window-ms; refused in the answer, ERR_TOO_OLD, except with --ack received).')
     out.push(`ringest_samples_dropped_total{reason="too_old"} ${f[FlushStat.SAMPLES_TOO_OLD]}`)
     family('ringest_rollup_rows_written_total', 'counter', 'Rollup rows (one series, one 2-hour block or day) written since start.')
     out.push(`ringest_rollup_rows_written_total ${f[FlushStat.ROLLUP_ROWS]}`)
@@ -391,6 +394,16 @@ export class Stats {
     out.push(`ringest_process_resident_memory_bytes ${process.memoryUsage.rss()}`)
     family('ringest_uptime_seconds', 'gauge', 'Seconds since start.')
     out.push(`ringest_uptime_seconds ${(Date.now() - this.startedAt) / 1000}`)
+    if (queries !== undefined) {
+      family('ringest_queries_total', 'counter', 'Query API and export tasks finished, by outcome (completed, failed: errors and limits, timed_out).')
+      out.push(`ringest_queries_total{outcome="completed"} ${queries.completed}`, `ringest_queries_total{outcome="failed"} ${queries.failed}`, `ringest_queries_total{outcome="timed_out"} ${queries.timedOut}`)
+      family('ringest_queries_split_total', 'counter', 'Range queries split over the query workers (ingest idle, a shape that splits).')
+      out.push(`ringest_queries_split_total ${queries.split}`)
+      family('ringest_queries_running', 'gauge', 'Queries being evaluated now.')
+      out.push(`ringest_queries_running ${queries.running}`)
+      family('ringest_queries_queued', 'gauge', 'Query tasks waiting for a query worker.')
+      out.push(`ringest_queries_queued ${queries.queued}`)
+    }
     return out.join('\n') + '\n'
   }
 }

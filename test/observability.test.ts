@@ -108,6 +108,10 @@ describe('/metrics', () => {
     }
     expect(text).toMatch(/^ringest_thread_utilization_ratio\{thread="flush"\} [\d.e-]+$/m)
     expect(text).toMatch(/^ringest_store_pages\{state="used"\} [1-9]\d*$/m)
+    // The query made above (an instant query: not split).
+    expect(text).toMatch(/^ringest_queries_total\{outcome="completed"\} [1-9]\d*$/m)
+    expect(text).toMatch(/^ringest_queries_split_total 0$/m)
+    expect(text).toMatch(/^ringest_queries_running 0$/m)
   }, 30_000)
 })
 
