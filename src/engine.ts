@@ -90,7 +90,9 @@ export class Engine {
     this.control = new Int32Array(buffers.control)
     this.doorbell = new Doorbell(buffers.doorbell)
     this.watcher = new WatermarkWatcher(this.rings)
-    this.flushExited = once(flush, 'exit')
+    // once() rejects on an 'error' event (a crash, such as running out of heap): that is handled
+    // below (flushFailed, /readyz), and stop() must still find the worker gone, not throw.
+    this.flushExited = once(flush, 'exit').catch(() => {})
     flush.on('message', (m: { type: string, message?: string, walSamples?: number }) => {
       if (m.type === FlushMessage.FATAL) {
         this.flushFailed = new Error(m.message)

@@ -263,6 +263,24 @@ describe('stop', () => {
   })
 })
 
+describe('cardinality', () => {
+  it('checkpoints 200,000 series of one sample each within the flush worker\'s heap, in passes, and reads them back', async () => {
+    server = await startTestServer()
+    const now = Date.now() - 60_000
+    const N = 200_000
+    for (let from = 0; from < N; from += 5000) {
+      await write(server, Array.from({ length: 5000 }, (_, i) => `card,host=h${from + i},region=r${(from + i) % 8} v=${from + i} ${now}`))
+    }
+    // Before passes were bounded by series, this checkpoint ran the flush worker out of heap (and the process died).
+    const st = await checkpointed(server, 0)
+    expect(st.series).toBe(N)
+    expect(st.chunksWritten).toBe(N)
+    expect(st.checkpointSamples).toBe(N)
+    for (const h of [0, 16_383, 16_384, 99_999, N - 1]) expect(await series(server, `card_v{host="h${h}"}`)).toEqual([[now, h]])
+    expect((await get(`${server.url}/readyz`)).status).toBe(200)
+  }, 60_000)
+})
+
 describe('checkpoint backlog', () => {
   it('holds ingest back while the WAL is 3 x --checkpoint-samples ahead of a running checkpoint, counts it, and loses nothing', async () => {
     server = await startTestServer({ checkpointSamples: 1024, checkpointIdleMs: 3_600_000 })

@@ -27,6 +27,16 @@ import { sortLastWins } from './read.js'
 
 /** Samples gathered per pass at most (20 bytes each). */
 const PASS_SAMPLES = 1024 * 1024
+/**
+ * Series per pass at most: each series gives at least one chunk put, and
+ * lmdb-js holds a put's key, value and promise on the flush worker's heap
+ * until its transaction is written. A checkpoint of 200,000 series of one
+ * sample each issued 200,000 puts in one pass and ran the flush worker out
+ * of its 96 MiB heap (the process then stopped ingesting). With at most
+ * this many per pass, and each pass's puts written before the next pass
+ * issues its own, the puts pending stay bounded whatever the cardinality.
+ */
+const PASS_SERIES = 16 * 1024
 /** Samples encoded between two turns of the flush worker's event loop (about 10 ms of work). */
 const YIELD_SAMPLES = 32 * 1024
 
@@ -97,7 +107,11 @@ export async function writeCheckpoint (store: Store, dataDir: string, gens: numb
       // The pass: ids [from, to) holding at most PASS_SAMPLES samples of this block (or one series, whatever its size).
       let to = from
       let n = 0
-      while (to <= maxSeriesId && (n === 0 || n + counts[to]! <= PASS_SAMPLES)) n += counts[to++]!
+      let series = 0
+      while (to <= maxSeriesId && (n === 0 || (n + counts[to]! <= PASS_SAMPLES && series < PASS_SERIES))) {
+        if (counts[to]! > 0) series++
+        n += counts[to++]!
+      }
       if (n > 0) {
         if (ts.length < n) { ts = new Float64Array(n); values = new Float64Array(n) }
         // Offsets per series (counting sort), filled in WAL order: commit order within each series.
@@ -134,6 +148,8 @@ export async function writeCheckpoint (store: Store, dataDir: string, gens: numb
           }
         }
         for (const [key, value] of puts) result.last = store.chunks.put(key, value)
+        // Written (not yet fsync'd: the caller waits for that once, at the end) before the next pass.
+        await result.last
         await yieldTurn()
       }
       from = to
