@@ -51,6 +51,15 @@ const STOP_CHECKPOINT_SAMPLES = 4 * 1024 * 1024
 /** Young-generation size of each worker's V8 heap, in MiB (V8's default is up to 48 on 64-bit). */
 const YOUNG_GENERATION_MB = 12
 
+/**
+ * The flush worker's V8 old generation cap, in MiB. It holds the series
+ * index (series key -> id, about 120 bytes a series): at 96 MiB (the cap
+ * until 2026-11-25) the worker ran out of heap at about 795,000 series and
+ * ingest stopped. A cap reserves nothing; the checkpoint's memory is bounded
+ * by its passes, not by this.
+ */
+const FLUSH_OLD_GENERATION_MB = 2048
+
 /** Bodies that arrived in one event-loop turn go to the pool as one task, up to these bounds. */
 const MAX_BODIES_PER_TASK = 256
 const MAX_BYTES_PER_TASK = 8 * 1024 * 1024 // 8 MiB
@@ -168,7 +177,7 @@ export class Engine {
       tooOld: buffers.tooOld,
       rollupRetentionMs: [config.rollup5mRetention, config.rollup1hRetention],
     }
-    const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: 96 } })
+    const flush = new Worker(new URL('../workers/flush.js', import.meta.url), { workerData: flushData, name: 'ringest-flush', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: FLUSH_OLD_GENERATION_MB } })
     const ready = await new Promise<{ series: number, replayed: number, replayMs: number, walGen: number, unfinishedChunks: number }>((resolve, reject) => {
       const onExit = (code: number): void => reject(new Error(`flush worker exited with code ${code} during start`))
       flush.once('exit', onExit)
