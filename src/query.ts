@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os'
 import { Piscina } from 'piscina'
 import type { Logger } from 'pino'
 import { isShardable } from './promql/index.js'
-import { FlushStat, INGEST_ACTIVE_MS, type QueryLimitsData, type QueryOutcome, type QueryPartOutcome, type QueryTask, type QueryWorkerData } from '../workers/shared.js'
+import { ingestActive, type QueryLimitsData, type QueryOutcome, type QueryPartOutcome, type QueryTask, type QueryWorkerData } from '../workers/shared.js'
 
 export interface QueryConfig {
   dataDir: string
@@ -78,7 +78,7 @@ export class QueryService {
    */
   private shouldSplit (request: QueryRequest): boolean {
     return this.shards > 1 && request.kind === 'range' &&
-      Date.now() - this.flush[FlushStat.LAST_COMMIT_AT_MS]! >= INGEST_ACTIVE_MS && isShardable(request.expr)
+      !ingestActive(this.flush) && isShardable(request.expr)
   }
 
   /**

@@ -13,7 +13,7 @@ import { readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { workerData } from 'node:worker_threads'
 import { move, transferableSymbol, valueSymbol } from 'piscina'
-import { FlushStat, INGEST_ACTIVE_MS, type QueryLimitsData, type QueryOutcome, type QueryPartOutcome, type QueryShard, type QueryTask, type QueryWorkerData } from './shared.js'
+import { ingestActive, type QueryLimitsData, type QueryOutcome, type QueryPartOutcome, type QueryShard, type QueryTask, type QueryWorkerData } from './shared.js'
 import { BLOCK_MS, blockOf, openStore } from './storage.js'
 import { ROLLUP_LEVELS, readRollup, rollupState } from './rollup.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
@@ -22,7 +22,6 @@ import { PromQLError, compileMatcher, labelsKey, mergeRangeParts, parseMatchers,
 
 const { dataDir, mapSizeBytes, sync, flushStats, cpuPercent, retentionMs } = workerData as QueryWorkerData
 const flush = new Float64Array(flushStats)
-const ingestActive = (): boolean => Date.now() - flush[FlushStat.LAST_COMMIT_AT_MS]! < INGEST_ACTIVE_MS
 
 /**
  * Queries yield the CPU to ingestion: while ingest is committing, this
@@ -72,7 +71,7 @@ let runningSince = performance.now()
 function pace (): void {
   const now = performance.now()
   if (now - runningSince < PACE_RUN_MS || PACE_SLEEP_MS <= 0) return
-  if (ingestActive()) {
+  if (ingestActive(flush)) {
     setNice(19)
     Atomics.wait(sleeper, 0, 0, PACE_SLEEP_MS)
   }
@@ -200,7 +199,7 @@ const ok = (data: unknown, q: StoreQuerier): QueryOutcome => done(JSON.stringify
 export default async function run (task: QueryTask): Promise<QueryOutcome | QueryPartOutcome> {
   // lmdb-js keeps a read transaction until a setTimeout(0) resets it; a task arriving within that
   // millisecond would read the previous task's snapshot and miss what was acknowledged since.
-  setNice(ingestActive() ? 19 : 0)
+  setNice(ingestActive(flush) ? 19 : 0)
   store.env.resetReadTxn()
   index.refresh(store)
   arena.reset()

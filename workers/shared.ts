@@ -292,6 +292,9 @@ export type QueryPartOutcome =
  */
 export const INGEST_ACTIVE_MS = 250
 
+/** Whether ingest is running: a commit in the last INGEST_ACTIVE_MS, read from the flush worker's stats (FLUSH_STATS). */
+export const ingestActive = (flushStats: Float64Array): boolean => Date.now() - flushStats[FlushStat.LAST_COMMIT_AT_MS]! < INGEST_ACTIVE_MS
+
 export type QueryOutcome =
   | { ok: true, body: Uint8Array, series: number, samples: number }
   | { ok: false, errorType: 'bad_data' | 'execution' | 'timeout' | 'unavailable', error: string, limit?: string }
