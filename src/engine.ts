@@ -9,10 +9,11 @@ import { Piscina } from 'piscina'
 import type { Logger } from 'pino'
 import { Doorbell, RingObserver, allocateDoorbell, allocateRing } from 'native-free-ringbuffer'
 import {
-  CLAIM_FREE, CONTROL_SLOTS, ControlSlot, FLUSH_STATS_SLOTS, FlushMessage, TOO_OLD_LOG_BYTES, TOO_OLD_LOG_ENTRIES, TooOldLog,
+  CLAIM_FREE, CONTROL_SLOTS, ControlSlot, FLUSH_STATS_SLOTS, FlushMessage, LANE_SLOTS, TOO_OLD_LOG_BYTES, TOO_OLD_LOG_ENTRIES, TooOldLog,
   type BodyJob, type BodyOutcome, type FlushWorkerData, type ParseWorkerData, type TaskOutcome,
 } from '../workers/shared.js'
 import { WatermarkWatcher } from './watermark.js'
+import { BodyLane } from './lanes.js'
 import { HttpError } from './errors.js'
 
 export interface EngineConfig {
@@ -60,6 +61,19 @@ const YOUNG_GENERATION_MB = 12
  */
 const FLUSH_OLD_GENERATION_MB = 2048
 
+/**
+ * Bodies up to this size go through a lane (copied into its inbox, parsed by
+ * whichever worker drains the lane: src/lanes.ts); bigger ones are
+ * transferred to a parse worker in a Piscina task, where a copy would cost
+ * more than the task.
+ */
+const LANE_MAX_BODY_BYTES = 64 * 1024
+/** Bytes of each lane's inbox and outbox rings (power of two; a record takes at most half). */
+const INBOX_BYTES = 2 * 1024 * 1024
+const OUTBOX_BYTES = 256 * 1024
+/** A lane takes new bodies while fewer than this many bytes of it wait to be parsed; then the next lane does. */
+const LANE_SPILL_BYTES = 64 * 1024
+
 /** Bodies that arrived in one event-loop turn go to the pool as one task, up to these bounds. */
 const MAX_BODIES_PER_TASK = 256
 const MAX_BYTES_PER_TASK = 8 * 1024 * 1024 // 8 MiB
@@ -81,14 +95,16 @@ export class Engine {
   private flushExited: Promise<unknown>
   private flushFailed: Error | undefined
   private tasksInFlight = 0
+  private stopping = false
   private readonly workers: number
   private readonly flushWorker: Worker
   /** Per ring, milliseconds its parse worker spent in tasks (ParseWorkerData.busy). */
   private readonly parseBusy: Float64Array
   /** Per ring, the flush worker's too-old log (TooOldLog). */
   private readonly tooOldLogs: Int32Array[]
+  readonly lanes: BodyLane[]
 
-  private constructor (config: EngineConfig, log: Logger, flush: Worker, buffers: { rings: SharedArrayBuffer[], claims: SharedArrayBuffer, doorbell: SharedArrayBuffer, control: SharedArrayBuffer, stats: SharedArrayBuffer, tooOld: SharedArrayBuffer[] }) {
+  private constructor (config: EngineConfig, log: Logger, flush: Worker, buffers: { rings: SharedArrayBuffer[], claims: SharedArrayBuffer, doorbell: SharedArrayBuffer, control: SharedArrayBuffer, stats: SharedArrayBuffer, tooOld: SharedArrayBuffer[], inboxes: SharedArrayBuffer[], outboxes: SharedArrayBuffer[], lanes: SharedArrayBuffer }) {
     this.tooOldLogs = buffers.tooOld.map((b) => new Int32Array(b))
     this.maxQueue = config.maxQueue
     this.workers = config.parseWorkers
@@ -123,29 +139,44 @@ export class Engine {
       maxBodyBytes: config.maxBodyBytes,
       admissionWaitMs: config.admissionWaitMs,
       busy: this.parseBusy.buffer as SharedArrayBuffer,
+      inboxes: buffers.inboxes,
+      outboxes: buffers.outboxes,
+      lanes: buffers.lanes,
     }
     this.pool = new Piscina({
       filename: new URL('../workers/parse.js', import.meta.url).href,
       minThreads: config.parseWorkers,
       maxThreads: config.parseWorkers,
       idleTimeout: Infinity,
-      maxQueue: Math.max(1, config.maxQueue),
+      // Room for the lanes' drain tasks beside --max-queue classic tasks (submit() checks those).
+      maxQueue: Math.max(1, config.maxQueue) + config.parseWorkers,
       workerData,
       // Parse workers allocate little on the V8 heap (bodies are ArrayBuffers, samples go to the ring):
       // a small young generation keeps RSS down (measured: about -70 MiB peak at 5,000-line bodies).
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     })
     const claims = new Int32Array(buffers.claims)
-    // A parse worker that died cannot release its ring: do it for it, so its replacement can claim one.
-    this.pool.on('workerDestroy', (w: { threadId: number }) => {
-      for (let i = 0; i < claims.length; i++) {
-        if (Atomics.compareExchange(claims, i, w.threadId, CLAIM_FREE) === w.threadId) {
-          Atomics.notify(claims, 0)
-          log.warn({ threadId: w.threadId, ring: i }, 'parse worker exited; its ring is free again')
+    // A parse worker that died cannot release its ring: do it for it, so its replacement can claim
+    // one. Piscina's event does not say which thread it was (an exited Worker's threadId is -1), so
+    // every claim held by a thread that is not in the pool any more is freed.
+    this.pool.on('workerDestroy', () => {
+      setImmediate(() => {
+        const live = new Set(this.pool.threads.map((t) => t.threadId))
+        for (let i = 0; i < claims.length; i++) {
+          const owner = Atomics.load(claims, i)
+          if (owner === CLAIM_FREE || live.has(owner)) continue
+          if (Atomics.compareExchange(claims, i, owner, CLAIM_FREE) === owner) {
+            Atomics.notify(claims, 0)
+            log.warn({ threadId: owner, ring: i }, 'parse worker exited; its ring is free again')
+          }
         }
-      }
+      })
     })
     this.pool.on('error', (err: Error) => log.error({ err }, 'parse pool error'))
+    const laneStates = new Int32Array(buffers.lanes)
+    this.lanes = buffers.inboxes.map((inbox, i) => new BodyLane(i, inbox, buffers.outboxes[i]!, laneStates,
+      (task) => this.pool.run(task),
+      (lane, err) => log.error({ err, lane }, 'a parse worker failed while draining a body lane: its waiting bodies were refused')))
   }
 
   static async start (config: EngineConfig, log: Logger): Promise<Engine> {
@@ -157,6 +188,9 @@ export class Engine {
       control: new SharedArrayBuffer(4 * CONTROL_SLOTS),
       stats: new SharedArrayBuffer(8 * FLUSH_STATS_SLOTS),
       tooOld: rings.map(() => new SharedArrayBuffer(TOO_OLD_LOG_BYTES)),
+      inboxes: rings.map(() => allocateRing(INBOX_BYTES)),
+      outboxes: rings.map(() => allocateRing(OUTBOX_BYTES)),
+      lanes: new SharedArrayBuffer(4 * LANE_SLOTS * config.parseWorkers),
     }
     const flushData: FlushWorkerData = {
       rings,
@@ -220,6 +254,10 @@ export class Engine {
    * Throws ERR_OVERLOADED if too many tasks wait.
    */
   submit (job: BodyJob): Promise<{ ring: number, outcome: BodyOutcome }> {
+    if (job.body.byteLength <= LANE_MAX_BODY_BYTES && !this.stopping) {
+      const done = this.pickLane().tryPush(job)
+      if (done !== undefined) return done
+    }
     if (this.waitingTasks >= this.maxQueue) {
       throw new HttpError('ERR_OVERLOADED', `parse queue full (${this.waitingTasks} tasks waiting)`, { reason: 'queue_full' })
     }
@@ -230,6 +268,19 @@ export class Engine {
       if (this.batch.length >= MAX_BODIES_PER_TASK || this.batchBytes >= MAX_BYTES_PER_TASK) this.dispatch()
       else if (!this.scheduled && this.tasksInFlight < this.workers) { this.scheduled = true; setImmediate(this.dispatchIfIdle) }
     })
+  }
+
+  /** The first lane with less than LANE_SPILL_BYTES waiting to be parsed, else the least loaded. */
+  private pickLane (): BodyLane {
+    let best = this.lanes[0]!
+    let bestBytes = best.unparsedBytes
+    if (bestBytes < LANE_SPILL_BYTES) return best
+    for (let i = 1; i < this.lanes.length; i++) {
+      const bytes = this.lanes[i]!.unparsedBytes
+      if (bytes < LANE_SPILL_BYTES) return this.lanes[i]!
+      if (bytes < bestBytes) { best = this.lanes[i]!; bestBytes = bytes }
+    }
+    return best
   }
 
   private readonly dispatchIfIdle = (): void => {
@@ -293,6 +344,11 @@ export class Engine {
     return { samples, complete: bounded && !lapped }
   }
 
+  /** Test hook: terminate a parse worker as a crash would (Piscina starts another). */
+  async terminateParseWorker (index = 0): Promise<void> {
+    await this.pool.threads[index]?.terminate()
+  }
+
   /** Test hook: delay each commit of the flush worker by `ms` (0 = off). */
   setSlowCommit (ms: number): void {
     Atomics.store(this.control, ControlSlot.SLOW_COMMIT_MS, ms)
@@ -305,6 +361,7 @@ export class Engine {
 
   /** Stops the parse workers, then has the flush worker drain the rings, commit and close LMDB. */
   async stop (): Promise<void> {
+    this.stopping = true
     this.dispatch()
     await this.pool.close()
     Atomics.store(this.control, ControlSlot.STOP, 1)

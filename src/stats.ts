@@ -264,6 +264,7 @@ export class Stats {
       inflight: { requests: this.inflightRequests, bytes: this.inflightBytes, awaitingCommit: engine.watcher.pending(), parseQueue: engine.waitingTasks },
       endpoints: this.endpoints,
       rings: engine.rings.map((r, i) => ({ ring: i, ...r.stats() })),
+      lanes: engine.lanes.map((l) => ({ lane: l.index, bodies: l.bodies, waiting: l.queued, inboxUsed: l.inbox.used(), inboxCapacity: l.inbox.capacity, drainTasks: l.drainTasks })),
       flush: {
         samplesCommitted: f[FlushStat.SAMPLES_COMMITTED],
         commits: f[FlushStat.COMMITS],

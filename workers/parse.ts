@@ -9,12 +9,15 @@
  */
 import { threadId, workerData } from 'node:worker_threads'
 import { gunzipSync } from 'node:zlib'
-import { Doorbell, RingProducer } from 'native-free-ringbuffer'
+import { Doorbell, RING_FULL, RingConsumer, RingProducer } from 'native-free-ringbuffer'
 import { LineProtocolParser, parsePrecision } from './parsers/lineprotocol.js'
 import { JsonSeriesCache, parseJsonBody } from './parsers/json.js'
 import type { ParseResult } from './parsers/types.js'
 import { RingFullError, RingWriter } from './ring-writer.js'
-import { BodyFormat, BodyStatus, CLAIM_FREE, type BodyJob, type BodyOutcome, type ParseWorkerData, type TaskOutcome } from './shared.js'
+import {
+  BODY_FORMATS, BodyFormat, BodyStatus, CLAIM_FREE, INBOX_HEADER_BYTES, LANE_LINGER_MS, LANE_MAX_DRAIN_MS, LANE_SLOTS, LaneSlot, LaneState,
+  NO_DB, NO_PRECISION, OUTBOX_HEADER_BYTES, type BodyJob, type BodyOutcome, type ParseWorkerData, type TaskOutcome,
+} from './shared.js'
 
 const data = workerData as ParseWorkerData
 const claims = new Int32Array(data.claims)
@@ -92,11 +95,96 @@ function parseBody (job: BodyJob): BodyOutcome {
 }
 
 const busy = new Float64Array(data.busy)
+const lanes = new Int32Array(data.lanes)
+const utf8 = new TextDecoder()
+const utf8Out = new TextEncoder()
 
-export default function parseTask (task: { bodies: BodyJob[] }): TaskOutcome {
+/** Parses the bodies of a classic task (big bodies, transferred), or drains a lane (small bodies, copied into its inbox). */
+export default function parseTask (task: { bodies: BodyJob[] } | { lane: number }): TaskOutcome | null {
+  if ('lane' in task) { drainLane(task.lane); return null }
   const started = performance.now()
   const out = { ring: ringIndex, bodies: task.bodies.map(parseBody) }
   // One writer per slot (this ring's worker); the main thread only reads.
   busy[ringIndex] = busy[ringIndex]! + (performance.now() - started)
   return out
+}
+
+/**
+ * Parses the bodies of lane `lane` as they come (see LaneSlot in shared.ts):
+ * each body is read in place from the inbox, its outcome goes to the outbox,
+ * and the inbox space is freed once its outcomes are published.
+ */
+function drainLane (lane: number): void {
+  const state = lane * LANE_SLOTS + LaneSlot.STATE
+  if (Atomics.compareExchange(lanes, state, LaneState.SCHEDULED, LaneState.DRAINING) !== LaneState.SCHEDULED) {
+    throw new Error(`lane ${lane} was not scheduled (state ${Atomics.load(lanes, state)})`)
+  }
+  // Fresh views each time: another worker may have drained this lane since (positions live in the rings).
+  const inbox = new RingConsumer(data.inboxes[lane]!)
+  const outbox = new RingProducer(data.outboxes[lane]!)
+  const until = performance.now() + LANE_MAX_DRAIN_MS
+  const visit = (offset: number, length: number): void => {
+    writeOutcome(outbox, parseBody(readJob(inbox, offset, length)))
+    // Published per body: the next body may wait for ring space (the admission wait).
+    outbox.commit()
+  }
+  for (;;) {
+    const started = performance.now()
+    if (inbox.read(visit, 64) > 0) {
+      inbox.release()
+      busy[ringIndex] = busy[ringIndex]! + (performance.now() - started)
+      if (started < until) continue
+    } else if (started < until && inbox.waitForData(LANE_LINGER_MS)) {
+      continue
+    }
+    // Leave the lane, unless a body came in before the main thread saw it idle (then it posted no task).
+    Atomics.store(lanes, state, LaneState.IDLE)
+    if (inbox.available() === 0 || Atomics.compareExchange(lanes, state, LaneState.IDLE, LaneState.DRAINING) !== LaneState.IDLE) return
+  }
+}
+
+/** The BodyJob of an inbox record; its body is a view of the inbox, valid until the record is released. */
+function readJob (inbox: RingConsumer, offset: number, length: number): BodyJob {
+  const u8 = inbox.u8
+  const dv = inbox.dv
+  const bodyLen = dv.getUint32(offset + 8, true)
+  const precLen = u8[offset + 14]!
+  const dbLen = dv.getUint16(offset + 16, true)
+  let p = offset + INBOX_HEADER_BYTES
+  let precision: string | undefined
+  if (precLen !== NO_PRECISION) { precision = utf8.decode(u8.subarray(p, p + precLen)); p += precLen }
+  let db: string | undefined
+  if (dbLen !== NO_DB) { db = utf8.decode(u8.subarray(p, p + dbLen)); p += dbLen }
+  if (p + bodyLen !== offset + length) throw new Error(`inbox record of ${length} bytes does not hold its ${bodyLen}-byte body`)
+  return {
+    body: u8.subarray(p, p + bodyLen),
+    format: BODY_FORMATS[u8[offset + 12]!]!,
+    gzip: u8[offset + 13] === 1,
+    precision,
+    db,
+    nowMs: inbox.f64[offset >> 3]!,
+  }
+}
+
+/** Appends a body's outcome to the outbox (committed by the caller). */
+function writeOutcome (outbox: RingProducer, o: BodyOutcome): void {
+  const extra = o.errors.length > 0 || o.detail !== undefined ? utf8Out.encode(JSON.stringify({ errors: o.errors, detail: o.detail })) : undefined
+  const n = OUTBOX_HEADER_BYTES + (extra?.byteLength ?? 0)
+  let at = outbox.tryReserve(n, o.status)
+  if (at === RING_FULL) {
+    // The main thread reads outcomes as they come; it is only behind, so wait for it.
+    if (!outbox.waitForSpace(n, 60_000)) throw new Error('the main thread read no body outcome for 60 s')
+    at = outbox.tryReserve(n, o.status)
+  }
+  const f64 = outbox.f64
+  const i32 = outbox.i32
+  f64[at >> 3] = o.end
+  f64[(at >> 3) + 1] = o.start
+  const w = (at + 16) >> 2
+  i32[w] = ringIndex
+  i32[w + 1] = o.accepted
+  i32[w + 2] = o.rejected
+  i32[w + 3] = o.skipped
+  i32[w + 4] = extra?.byteLength ?? 0
+  if (extra !== undefined) outbox.u8.set(extra, at + OUTBOX_HEADER_BYTES)
 }

@@ -138,7 +138,60 @@ export interface ParseWorkerData {
    * so a parse worker's utilization is measured from this instead.
    */
   busy: SharedArrayBuffer
+  /** The body lanes (LANES below): per lane an inbox ring (main -> parse worker) and an outbox ring (parse worker -> main). */
+  inboxes: SharedArrayBuffer[]
+  outboxes: SharedArrayBuffer[]
+  /** Int32 LANE_SLOTS per lane (LaneSlot). */
+  lanes: SharedArrayBuffer
 }
+
+/**
+ * Body lanes: how small bodies reach the parse workers without a Piscina
+ * task each. The main thread copies a body into a lane's inbox (a
+ * native-free-ringbuffer ring: the main thread produces, one parse worker at
+ * a time consumes) and, if no worker is draining that lane, posts one
+ * Piscina task `{ lane }`. The worker that runs it parses the lane's bodies
+ * as they come, writes each body's outcome into the lane's outbox (the
+ * worker produces, the main thread consumes), and returns once the inbox has
+ * stayed empty for LANE_LINGER_MS or after LANE_MAX_DRAIN_MS (so Piscina
+ * tasks of big bodies, which are transferred, not copied, get a worker).
+ * Outcomes come out of a lane in the order its bodies went in.
+ *
+ * LANES: Int32Array, LANE_SLOTS per lane. STATE is written by the main
+ * thread (IDLE -> SCHEDULED when it posts a task) and by the draining worker
+ * (SCHEDULED -> DRAINING at the start, DRAINING -> IDLE at the end), always
+ * with compareExchange or after one, so at most one worker drains a lane.
+ */
+export const LaneSlot = {
+  STATE: 0,
+} as const
+export const LANE_SLOTS = 4
+export const LaneState = {
+  IDLE: 0,
+  SCHEDULED: 1,
+  DRAINING: 2,
+} as const
+/** A draining task waits this long for another body before it returns its worker to Piscina. */
+export const LANE_LINGER_MS = 2
+/** A draining task returns after this long even if bodies keep coming (the next task resumes the lane). */
+export const LANE_MAX_DRAIN_MS = 20
+
+/**
+ * Inbox record (tag = INBOX_TAG): float64 nowMs, u32 body bytes, u8 format
+ * (BODY_FORMATS index), u8 gzip, u8 precision bytes (255: none), u8 unused,
+ * u16 db bytes (0xffff: none), u16 unused, then the precision and db as
+ * UTF-8, then the body.
+ */
+export const INBOX_TAG = 1
+export const INBOX_HEADER_BYTES = 20
+export const NO_PRECISION = 255
+export const NO_DB = 0xffff
+/**
+ * Outbox record (tag = the BodyStatus): float64 end (-1: nothing published),
+ * float64 start, i32 ring, i32 accepted, i32 rejected, i32 skipped, u32
+ * bytes of the JSON that follows (`{ errors, detail }`; 0: no errors, no detail).
+ */
+export const OUTBOX_HEADER_BYTES = 36
 
 /** What the main thread gives the flush worker. */
 export interface FlushWorkerData {
@@ -201,6 +254,8 @@ export const BodyFormat = {
   IMPORT: 'import',
 } as const
 export type BodyFormat = typeof BodyFormat[keyof typeof BodyFormat]
+/** Body formats by their code in an inbox record. */
+export const BODY_FORMATS: readonly BodyFormat[] = [BodyFormat.LINE_PROTOCOL, BodyFormat.JSON, BodyFormat.NDJSON, BodyFormat.IMPORT]
 
 /** One request body inside a parse task. */
 export interface BodyJob {
