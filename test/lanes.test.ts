@@ -63,6 +63,12 @@ describe('body lanes', () => {
     const small = Array.from({ length: clients }, (_, c) => Array.from({ length: rounds }, (_, r) => (c + r) % 3 !== 0 || r % 4 === 1 ? 1 : 0)).flat().reduce((a, b) => a + b, 0)
     expect(laneBodies).toBe(small)
     for (const l of after) { expect(l.waiting).toBe(0); expect(l.inboxUsed).toBe(0) }
+    // /metrics says the same.
+    const metrics = (await get(`${s.url}/metrics`)).text
+    for (const l of after) {
+      expect(metrics).toContain(`ringest_lane_bodies_total{lane="${l.lane}"} ${l.bodies}`)
+      expect(metrics).toContain(`ringest_lane_waiting_bodies{lane="${l.lane}"} 0`)
+    }
   })
 
   it('errors come back through the lane with their line numbers, and the good lines are stored', async () => {
