@@ -160,6 +160,7 @@ export class Engine {
     // one. Piscina's event does not say which thread it was (an exited Worker's threadId is -1), so
     // every claim held by a thread that is not in the pool any more is freed.
     this.pool.on('workerDestroy', () => {
+      if (this.stopping) return // pool.close(): every worker goes, none replaces it
       setImmediate(() => {
         const live = new Set(this.pool.threads.map((t) => t.threadId))
         for (let i = 0; i < claims.length; i++) {
