@@ -283,6 +283,7 @@ export class Stats {
         freePages: f[FlushStat.STORE_FREE_PAGES],
         walBytes,
         walGeneration: f[FlushStat.WAL_GENERATION],
+        walZeroBytes: f[FlushStat.WAL_ZERO_BYTES],
         segmentBytesWritten: f[FlushStat.BYTES_WRITTEN],
         headSamples: f[FlushStat.HEAD_SAMPLES],
         series: f[FlushStat.SERIES_TOTAL],

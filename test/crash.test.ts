@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
@@ -87,4 +87,25 @@ it('SIGTERM under load exits 0 and loses nothing acknowledged', async () => {
 it('after kill -9 while checkpoints run (WAL generations into chunks), a restart serves every acknowledged sample', async () => {
   const { before } = await stopUnderLoadAndVerify('SIGKILL', 'ckpt', 2000, { checkpointSamples: 1024 })
   expect(before.storage.checkpoints).toBeGreaterThan(2)
+})
+
+it('after kill -9 with the WAL file zero-filled ahead of LMDB (slow ingest), a restart serves every acknowledged sample, and a clean stop leaves no zeros', async () => {
+  const { before } = await stopUnderLoadAndVerify('SIGKILL', 'zeroed', 2500)
+  // The load stayed under 8 MiB/s of WAL, so the flush worker zero-filled ahead (workers/wal-prealloc.ts).
+  expect(before.storage.walZeroBytes).toBeGreaterThan(0)
+  const dir = mkdtempSync(join(tmpdir(), 'ringest-zeroed-stop-'))
+  dirs.push(dir)
+  const child = await startChild({ dataDir: dir })
+  const l = load(child.url, 4, 'zstop')
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  const during = (await get(`${child.url}/stats`)).json()
+  expect(during.storage.walZeroBytes).toBeGreaterThan(0)
+  child.proc.kill('SIGTERM')
+  expect((await child.exited)[0]).toBe(0)
+  await l.stop()
+  // Every WAL file left is cut back to LMDB's last page: no zero tail stays on disk.
+  for (const gen of readdirSync(join(dir, 'wal'))) {
+    const size = statSync(join(dir, 'wal', gen, 'data.mdb')).size
+    expect(size).toBeLessThan(during.storage.walZeroBytes)
+  }
 })

@@ -23,9 +23,11 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { Doorbell, RingConsumer } from 'native-free-ringbuffer'
 import { COMMIT_BUCKETS, ControlSlot, FlushMessage, FlushStat, RECENT_COMMITS, RecordKind, SAMPLE_ROW_BYTES, TOO_OLD_LOG_ENTRIES, TooOldLog, type FlushWorkerData } from './shared.js'
-import { BLOCK_MS, STORAGE_FORMAT, checkpointGen, bandOf, encodeSegment, idRange, segmentRange, listWalGens, openStore, openWal, removeWal, scanWal, segmentBytes, segmentKey, type Wal } from './storage.js'
+import { BLOCK_MS, STORAGE_FORMAT, checkpointGen, bandOf, encodeSegment, idRange, segmentRange, listWalGens, openStore, openWal, removeWal, scanWal, walDir, segmentBytes, segmentKey, type Wal } from './storage.js'
 import { deleteExpiredBlocks, deleteUnfinishedChunks, writeCheckpoint } from './checkpoint.js'
 import { markDirty, rollupState, runRollups } from './rollup.js'
+import { WalPrealloc } from './wal-prealloc.js'
+import { join } from 'node:path'
 
 const data = workerData as FlushWorkerData
 const control = new Int32Array(data.control)
@@ -80,15 +82,30 @@ const replayMs = performance.now() - replayStarted
 let wal: Wal = openWal(data.dataDir, lastGen + 1, storeOptions)
 let nextSeq = 1
 
+/** Byte offset just past the WAL file's last page LMDB uses (its last committed meta's last page). */
+const walEnd = (w: Wal): number => ((w.env as unknown as { env: { info (): { lastPageNumber: number } } }).env.info().lastPageNumber + 1) * walPageBytes
+const walPageBytes = (wal.env.getStats() as { pageSize: number }).pageSize
+/** Only fsync'd commits gain from a preallocated WAL file (see wal-prealloc.ts). */
+const preallocFor = (w: Wal): WalPrealloc | undefined => {
+  if (!storeOptions.sync) return undefined
+  const p = new WalPrealloc(join(walDir(data.dataDir, w.gen), 'data.mdb'))
+  p.advance(walEnd(w))
+  return p
+}
+let prealloc = preallocFor(wal)
+
 /** Starts a new WAL generation between commits; the old one is closed once its commits are done. */
 function rotateWal (): void {
   const old = wal
+  const oldPrealloc = prealloc
   const pending = inFlight.slice()
   wal = openWal(data.dataDir, old.gen + 1, storeOptions)
+  prealloc = preallocFor(wal)
   nextSeq = 1
   walSamples = 0
   walsToCheckpoint.push(old.gen)
-  walsClosing.push(Promise.all(pending).then(() => old.close()))
+  // The old file is cut back to LMDB's end (no zeros left on disk) once its commits are done.
+  walsClosing.push(Promise.all(pending).then(async () => { await oldPrealloc?.close(walEnd(old)); await old.close() }))
   stats[FlushStat.WAL_GENERATION] = wal.gen
 }
 
@@ -545,7 +562,11 @@ async function loop (): Promise<void> {
       if (due) {
         const slow = Atomics.load(control, ControlSlot.SLOW_COMMIT_MS)
         if (slow > 0) await sleep(slow)
+        // The commit must not grow the WAL file into a region being zero-filled.
+        if (prealloc?.mustWait(walEnd(wal), count * SAMPLE_ROW_BYTES) === true) await prealloc.pending
         commit()
+        prealloc?.advance(walEnd(wal))
+        stats[FlushStat.WAL_ZERO_BYTES] = WalPrealloc.zeroBytes
         // Let lmdb-js start the transaction (it begins writing on the next turn).
         await turn()
         if (checkpointing === undefined && checkpointDue()) startCheckpoint()
@@ -578,6 +599,7 @@ stats[FlushStat.WAL_GENERATION] = wal.gen
 parentPort!.postMessage({ type: FlushMessage.READY, series: seriesIds.size, replayed, replayMs, walGen: wal.gen, unfinishedChunks: unfinished.removed })
 try {
   await loop()
+  await prealloc?.close(walEnd(wal))
   await wal.close()
   await store.close()
   parentPort!.postMessage({ type: FlushMessage.STOPPED, walSamples: headSamples })

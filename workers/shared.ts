@@ -114,6 +114,8 @@ export const FlushStat = {
   STORE_FREE_PAGES: 26,
   /** Sum of all commit latencies since start, in seconds (the histogram's _sum). */
   COMMIT_SECONDS_SUM: 27,
+  /** Bytes of zeros written ahead of LMDB's writes into WAL files since start (workers/wal-prealloc.ts). */
+  WAL_ZERO_BYTES: 28,
   /** Start of COMMIT_BUCKETS.length + 1 cumulative counts: commits that took at most each bound (the last: all). */
   COMMIT_BUCKET_COUNTS: 32,
   /** Start of RECENT_COMMITS commit latencies in milliseconds. */
