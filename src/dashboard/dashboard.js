@@ -149,16 +149,25 @@
       },
       extra: (s) => {
         const rings = arrayAt(s, 'rings')
-        if (rings.length === 0) return { 'high water': null, 'times full': null }
+        // Body lanes (small bodies on their way to the parse workers): bodies waiting for their
+        // outcome, and the fullest inbox.
+        const lanes = arrayAt(s, 'lanes')
+        let waiting = lanes.length === 0 ? null : 0; let inbox = null
+        for (const lane of lanes) {
+          waiting += num(at(lane, 'waiting')) ?? 0
+          const f = ratio(at(lane, 'inboxUsed'), at(lane, 'inboxCapacity'), 100)
+          if (f !== null) inbox = Math.max(inbox ?? 0, f)
+        }
+        if (rings.length === 0) return { 'high water': null, 'times full': null, 'lane bodies waiting': waiting, 'lane inbox': inbox }
         let high = null; let full = 0
         for (const ring of rings) {
           const h = ratio(at(ring, 'highWater'), at(ring, 'capacity'), 100)
           if (h !== null) high = Math.max(high ?? 0, h)
           full += num(at(ring, 'fullCount')) ?? 0
         }
-        return { 'high water': high, 'times full': full }
+        return { 'high water': high, 'times full': full, 'lane bodies waiting': waiting, 'lane inbox': inbox }
       },
-      extraFmt: { 'times full': fmtCount },
+      extraFmt: { 'times full': fmtCount, 'lane bodies waiting': fmtCount },
     },
     {
       id: 'commit',
