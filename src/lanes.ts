@@ -42,8 +42,6 @@ export class BodyLane {
   private head = 0
   private pumping = false
   private readonly strings = new Utf8Cache()
-  /** Drain tasks posted and not yet settled (0 or 1). */
-  tasks = 0
   /** Drain tasks posted since start. */
   drainTasks = 0
   /** Bodies that went through this lane since start. */
@@ -117,14 +115,11 @@ export class BodyLane {
     const states = this.states
     if (Atomics.load(states, this.stateSlot) !== LaneState.IDLE) return
     if (Atomics.compareExchange(states, this.stateSlot, LaneState.IDLE, LaneState.SCHEDULED) !== LaneState.IDLE) return
-    this.tasks++
     this.drainTasks++
     this.post({ lane: this.index }).then(() => {
-      this.tasks--
       // A task that stopped at LANE_MAX_DRAIN_MS may leave bodies behind.
       if (this.inbox.used() > 0) this.schedule()
     }, (err: unknown) => {
-      this.tasks--
       this.fail(err)
     })
   }
