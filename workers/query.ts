@@ -18,7 +18,7 @@ import { BLOCK_MS, blockOf, openStore } from './storage.js'
 import { ROLLUP_LEVELS, readRollup, rollupState } from './rollup.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
 import { ReadArena, SampleLimitError, WalReader, readSamples, seriesWithSamples } from './read.js'
-import { PromQLError, compileMatcher, labelsKey, mergeRangeParts, parseMatchers, prometheusSuccessJson, queryInstant, queryRange, queryRangePart, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
+import { PromQLError, compileMatcher, labelsKey, mergeRangeParts, parseMatchers, prometheusSuccessBytes, queryInstant, queryRange, queryRangePart, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
 
 const { dataDir, mapSizeBytes, sync, flushStats, cpuPercent, retentionMs } = workerData as QueryWorkerData
 const flush = new Float64Array(flushStats)
@@ -182,14 +182,15 @@ const sourceResolution = (task: { maxSourceResolutionMs?: number }): { maxSource
   task.maxSourceResolutionMs === undefined ? {} : { maxSourceResolutionMs: task.maxSourceResolutionMs }
 
 /**
- * A successful outcome, its JSON text encoded here as UTF-8 and its memory
- * moved to the main thread rather than copied (Piscina's Transferable): the
- * main thread writes the bytes as they are. A 200 KB answer cost about 1 ms
- * of structured clone plus the main thread's own UTF-8 encoding.
+ * A successful outcome, its JSON as UTF-8 bytes (prometheusSuccessBytes, or
+ * text encoded here), its memory moved to the main thread rather than copied
+ * (Piscina's Transferable): the main thread writes the bytes as they are. A
+ * 200 KB answer cost about 1 ms of structured clone plus the main thread's
+ * own UTF-8 encoding.
  */
-function done (json: string, q: StoreQuerier): QueryOutcome {
-  const body = Buffer.from(json, 'utf8')
-  // A Buffer this size is never a slice of Node's shared pool (that is only for < 4 KiB): its memory can move alone.
+function done (json: string | Uint8Array, q: StoreQuerier): QueryOutcome {
+  const body = typeof json === 'string' ? Buffer.from(json, 'utf8') : json
+  // A Buffer of 4 KiB or more is never a slice of Node's shared pool (that is only for < 4 KiB); prometheusSuccessBytes's never are.
   const outcome: QueryOutcome = { ok: true, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), series: q.series, samples: q.samples }
   if (body.byteLength < 4096 || body.byteOffset !== 0 || body.buffer.byteLength !== body.byteLength) return outcome
   return move({ [transferableSymbol]: [body.buffer], [valueSymbol]: outcome } as unknown as ArrayBuffer) as unknown as QueryOutcome
@@ -212,11 +213,11 @@ export default async function run (task: QueryTask): Promise<QueryOutcome | Quer
           const part = await queryRangePart(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })
           return { ok: true, part, series: q.series, samples: q.samples }
         }
-        return done(prometheusSuccessJson(await queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
+        return done(prometheusSuccessBytes(await queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
       case 'merge':
-        return done(prometheusSuccessJson(mergeRangeParts(task.parts, task.startMs, task.endMs, task.stepMs)), q)
+        return done(prometheusSuccessBytes(mergeRangeParts(task.parts, task.startMs, task.endMs, task.stepMs)), q)
       case 'instant':
-        return done(prometheusSuccessJson(await queryInstant(q, task.expr, task.timeMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
+        return done(prometheusSuccessBytes(await queryInstant(q, task.expr, task.timeMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
       case 'series':
         return ok(matchAll(task.match, q, task.startMs, task.endMs)!.map((id) => index.labels(id)), q)
       case 'labels':

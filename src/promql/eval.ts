@@ -215,7 +215,13 @@ export class Evaluator {
       const r: MatrixSeriesResult = { metric: m.labels, timestamps: [], values: [] }
       out.push(r)
       return r
-    }, (r, k, v) => { r.timestamps.push(st.start + k * st.interval); r.values.push(v) })
+    }, (r, k, v) => { r.timestamps.push(st.start + k * st.interval); r.values.push(v) }, (r, values, present) => {
+      // rate, increase and delta hand all steps of a series at once: one loop, no call per step.
+      const { timestamps, values: vs } = r
+      for (let k = 0; k < present.length; k++) {
+        if (present[k] === 1) { timestamps.push(st.start + k * st.interval); vs.push(values[k]!) }
+      }
+    })
     return out.filter((r) => r.timestamps.length > 0)
   }
 
