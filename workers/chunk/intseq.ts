@@ -353,29 +353,53 @@ export function readIntSeq (src: ByteSource, out: Float64Array, n: number, mode:
   }
 }
 
+/** Packed groups of unpack(), kept between calls (as `work`). */
+let groupWork = new Float64Array(256)
+
 function unpack (src: ByteSource, it: Float64Array, min: number, range: number): void {
   const count = it.length
   const { k, width, tailWidth } = radixPlan(range, count)
   if (width === 0) { it.fill(min); return }
-  const r = range + 1
-  let i = 0
   if (k === 1) {
-    for (; i < count; i++) {
-      const v = width <= 24 ? src.bits(width) : src.bitsWide(width)
+    src.bitsInto(it, 0, count, width)
+    for (let i = 0; i < count; i++) {
+      const v = it[i]!
       if (v > range) throw new ChunkFormatError('packed value beyond its frame')
       it[i] = v + min
     }
-  } else {
-    for (; i < count; i += k) {
-      const t = Math.min(k, count - i)
-      let acc = src.bitsWide(t === k ? width : tailWidth)
-      for (let j = 0; j < t; j++) {
-        const digit = acc % r
-        it[i + j] = digit + min
+    src.align()
+    return
+  }
+  const r = range + 1
+  const groups = Math.floor(count / k)
+  const tail = count - groups * k
+  if (groupWork.length < groups + 1) groupWork = new Float64Array(Math.max(groups + 1, 2 * groupWork.length))
+  const packed = groupWork
+  src.bitsInto(packed, 0, groups, width)
+  if (tail > 0) src.bitsInto(packed, groups, 1, tailWidth)
+  // The digits by a multiplication with 1 / r instead of a division and a
+  // remainder each. A group is below r^k <= 2^53 and q * r <= acc + r, so
+  // all is exact below 2^52 (width <= 52): acc * inv is then within 1 of
+  // acc / r, floor() may be one off, and the remainder's sign says which way.
+  const fast = width <= 52 && tailWidth <= 52
+  const inv = 1 / r
+  for (let g = 0, i = 0; i < count; g++, i += k) {
+    const t = Math.min(k, count - i)
+    let acc = packed[g]!
+    for (let j = 0; j < t; j++) {
+      let digit: number
+      if (fast) {
+        let q = Math.floor(acc * inv)
+        digit = acc - q * r
+        if (digit < 0) { q--; digit += r } else if (digit >= r) { q++; digit -= r }
+        acc = q
+      } else {
+        digit = acc % r
         acc = (acc - digit) / r
       }
-      if (acc !== 0) throw new ChunkFormatError('packed group beyond its frame')
+      it[i + j] = digit + min
     }
+    if (acc !== 0) throw new ChunkFormatError('packed group beyond its frame')
   }
   src.align()
 }
