@@ -18,7 +18,7 @@ import { BLOCK_MS, blockOf, openStore } from './storage.js'
 import { ROLLUP_LEVELS, readRollup, rollupState } from './rollup.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
 import { ReadArena, SampleLimitError, WalReader, readSamples, seriesWithSamples } from './read.js'
-import { PromQLError, compileMatcher, labelsKey, mergeRangeParts, parseMatchers, prometheusSuccessBytes, queryInstant, queryRange, queryRangePart, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
+import { PromQLError, canonicalLSet, compileMatcher, mergeRangeParts, parseMatchers, prometheusSuccessBytes, queryInstant, queryRange, queryRangePart, type LSet, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
 
 const { dataDir, mapSizeBytes, sync, flushStats, cpuPercent, retentionMs } = workerData as QueryWorkerData
 const flush = new Float64Array(flushStats)
@@ -83,12 +83,21 @@ const index = new SeriesIndex()
 /** Where this worker's reads decode, reset at each task (ReadArena). */
 const arena = new ReadArena()
 
-/** Each series' canonical label key (labelsKey), built once per id: a series' labels never change. */
-const keys = new Map<number, string>()
-function seriesKey (id: number): string {
-  let k = keys.get(id)
-  if (k === undefined) keys.set(id, k = labelsKey(index.labels(id)))
-  return k
+/**
+ * Each series' label set as the engine keeps it (canonicalLSet: sorted, its
+ * key built), made once per id: a series' labels never change, and the
+ * engine caches the set without __name__ on it for the next query. Bounded:
+ * past LSET_CACHE_MAX series it starts over (a few hundred bytes a series).
+ */
+const LSET_CACHE_MAX = 262_144
+const lsets = new Map<number, LSet>()
+function seriesLSet (id: number): LSet {
+  let ls = lsets.get(id)
+  if (ls === undefined) {
+    if (lsets.size >= LSET_CACHE_MAX) lsets.clear()
+    lsets.set(id, ls = canonicalLSet(index.labels(id)))
+  }
+  return ls
 }
 
 /**
@@ -136,7 +145,8 @@ class StoreQuerier implements Querier {
     return this.load(this.ids(matchers), minMs, maxMs, { level, column })
   }
 
-  load (ids: number[], minMs: number, maxMs: number, rollup?: { level: number, column: RollupColumn }): SeriesData[] {
+  /** `asStored`: labels as the index has them (export's order), not the engine's sorted set. */
+  load (ids: number[], minMs: number, maxMs: number, rollup?: { level: number, column: RollupColumn }, asStored = false): SeriesData[] {
     if (Date.now() > this.limits.deadlineMs) throw new PromQLError('timeout', 'query timed out (--query-timeout-ms)')
     let samples: Map<number, { ts: Float64Array, values: Float64Array, weights?: Float64Array }>
     try {
@@ -155,7 +165,10 @@ class StoreQuerier implements Querier {
       const s = samples.get(id)
       if (s === undefined) continue
       this.samples += s.ts.length
-      out.push({ labels: index.labels(id), key: seriesKey(id), timestamps: s.ts, values: s.values, ...(s.weights === undefined ? {} : { weights: s.weights }) })
+      const ws = s.weights === undefined ? {} : { weights: s.weights }
+      if (asStored) { out.push({ labels: index.labels(id), timestamps: s.ts, values: s.values, ...ws }); continue }
+      const ls = seriesLSet(id)
+      out.push({ labels: ls.labels, key: ls.key, interned: ls, timestamps: s.ts, values: s.values, ...ws })
     }
     return out
   }
@@ -225,7 +238,7 @@ export default async function run (task: QueryTask): Promise<QueryOutcome | Quer
       case 'labelValues':
         return ok(index.labelValues(task.name, matchAll(task.match, q, task.startMs, task.endMs)), q)
       case 'export': {
-        const lines = q.load(matchAll(task.match, q)!, task.startMs, task.endMs).map(exportLine).sort()
+        const lines = q.load(matchAll(task.match, q)!, task.startMs, task.endMs, undefined, true).map(exportLine).sort()
         return done(lines.join(''), q)
       }
     }

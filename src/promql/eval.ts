@@ -13,7 +13,7 @@ import {
   arithmetic, avgOverTime, compare, counterResets, extrapolatedRate, extrapolatedRateSteps, IncrementalMean, instantValue, maxOverTime, minOverTime,
   quantile, quantileOverTime, round, selectK, sumOverTime, weightedAvgOverTime, type Window,
 } from './functions.js'
-import { compareStrings, LabelInterner, type LSet } from './labels.js'
+import { compareStrings, LabelInterner, sortByString, type LSet } from './labels.js'
 import { isStaleNaN } from './stale.js'
 import { PromQLError, type Labels, type MatrixSeriesResult, type Querier, type QueryLimits, type RollupColumn, type RollupInfo } from './types.js'
 
@@ -110,8 +110,13 @@ export class Evaluator {
     for (const s of data) samples += s.timestamps.length
     this.addSamples(samples)
     // Prometheus's series sets are sorted by labels, and some results (topk ties) depend on that order.
-    return data.map((s): RawSeries => ({ m: s.key === undefined ? this.labels.intern(s.labels) : this.labels.intern(s.labels, s.key), ts: s.timestamps, vs: s.values, ...(s.weights === undefined ? {} : { ws: s.weights }) }))
-      .sort((a, b) => compareStrings(a.m.key, b.m.key))
+    const series = data.map((s): RawSeries => ({
+      m: s.interned !== undefined ? this.labels.adopt(s.interned) : s.key === undefined ? this.labels.intern(s.labels) : this.labels.intern(s.labels, s.key),
+      ts: s.timestamps,
+      vs: s.values,
+      ...(s.weights === undefined ? {} : { ws: s.weights }),
+    }))
+    return sortByString(series, (s) => s.m.key)
   }
 
   async eval (e: Expr, st: Steps): Promise<Value> {

@@ -20,7 +20,7 @@ export { compileMatcher } from './matchers.js'
 export { parseExpr, parseMatchers } from './parser.js'
 export { translateRegex } from './regex.js'
 export { formatValue, prometheusSuccessBytes, prometheusSuccessJson, toPrometheusData } from './format.js'
-export { labelsKey } from './labels.js'
+export { canonicalLSet, labelsKey, type LSet } from './labels.js'
 export { PromQLError } from './types.js'
 export type { Labels, Matcher, MatrixSeriesResult, PromResult, Querier, QueryLimits, RollupColumn, RollupInfo, SeriesData, VectorSampleResult } from './types.js'
 

@@ -23,6 +23,13 @@ export function labelsKey (labels: Labels): string {
   return key
 }
 
+/** A label set as an interner would build it (sorted, no empty value), for a storage to keep and hand to adopt(). */
+export function canonicalLSet (labels: Labels): LSet {
+  const sorted: Labels = {}
+  for (const n of sortedNames(labels)) sorted[n] = labels[n]!
+  return { labels: sorted, key: labelsKey(sorted) }
+}
+
 export class LabelInterner {
   private readonly sets = new Map<string, LSet>()
 
@@ -39,6 +46,18 @@ export class LabelInterner {
       ls = { labels: sorted, key }
       this.sets.set(key, ls)
     }
+    return ls
+  }
+
+  /**
+   * A label set built outside this interner (canonicalLSet), kept by its
+   * storage across queries: it is used as it is (its cached noName too),
+   * unless this interner already has a set of that key.
+   */
+  adopt (ls: LSet): LSet {
+    const known = this.sets.get(ls.key)
+    if (known !== undefined) return known
+    this.sets.set(ls.key, ls)
     return ls
   }
 
@@ -88,6 +107,25 @@ export function compareStrings (a: string, b: string): number {
   }
   return a.length - b.length
 }
+
+/**
+ * Sorts items by a string in code point order (compareStrings). When no
+ * string has a UTF-16 unit from 0xD800 up, code unit order is code point
+ * order, and the engine's own string comparison is used: sorting 10,000
+ * series keys that share a long prefix took several milliseconds through
+ * compareStrings.
+ */
+export function sortByString<T> (items: T[], key: (item: T) => string): T[] {
+  let plain = true
+  for (const item of items) if (HIGH_UNIT.test(key(item))) { plain = false; break }
+  if (!plain) return items.sort((a, b) => compareStrings(key(a), key(b)))
+  return items.sort((a, b) => {
+    const x = key(a)
+    const y = key(b)
+    return x < y ? -1 : x > y ? 1 : 0
+  })
+}
+const HIGH_UNIT = /[\uD800-\uFFFF]/
 
 /** Prometheus's order of label sets: label by label, name then value. */
 export function compareLabels (a: Labels, b: Labels): number {
