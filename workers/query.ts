@@ -165,10 +165,12 @@ class StoreQuerier implements Querier {
       const s = samples.get(id)
       if (s === undefined) continue
       this.samples += s.ts.length
-      const ws = s.weights === undefined ? {} : { weights: s.weights }
-      if (asStored) { out.push({ labels: index.labels(id), timestamps: s.ts, values: s.values, ...ws }); continue }
+      if (asStored) { out.push({ labels: index.labels(id), timestamps: s.ts, values: s.values, ...(s.weights === undefined ? {} : { weights: s.weights }) }); continue }
       const ls = seriesLSet(id)
-      out.push({ labels: ls.labels, key: ls.key, interned: ls, timestamps: s.ts, values: s.values, ...ws })
+      // Object literals, not a spread (one per series per query).
+      out.push(s.weights === undefined
+        ? { labels: ls.labels, key: ls.key, interned: ls, timestamps: s.ts, values: s.values }
+        : { labels: ls.labels, key: ls.key, interned: ls, timestamps: s.ts, values: s.values, weights: s.weights })
     }
     return out
   }

@@ -110,12 +110,11 @@ export class Evaluator {
     for (const s of data) samples += s.timestamps.length
     this.addSamples(samples)
     // Prometheus's series sets are sorted by labels, and some results (topk ties) depend on that order.
-    const series = data.map((s): RawSeries => ({
-      m: s.interned !== undefined ? this.labels.adopt(s.interned) : s.key === undefined ? this.labels.intern(s.labels) : this.labels.intern(s.labels, s.key),
-      ts: s.timestamps,
-      vs: s.values,
-      ...(s.weights === undefined ? {} : { ws: s.weights }),
-    }))
+    const series = data.map((s): RawSeries => {
+      const m = s.interned !== undefined ? this.labels.adopt(s.interned) : s.key === undefined ? this.labels.intern(s.labels) : this.labels.intern(s.labels, s.key)
+      // Object literals, not a spread (one per series per query).
+      return s.weights === undefined ? { m, ts: s.timestamps, vs: s.values } : { m, ts: s.timestamps, vs: s.values, ws: s.weights }
+    })
     return sortByString(series, (s) => s.m.key)
   }
 
@@ -221,11 +220,17 @@ export class Evaluator {
       out.push(r)
       return r
     }, (r, k, v) => { r.timestamps.push(st.start + k * st.interval); r.values.push(v) }, (r, values, present) => {
-      // rate, increase and delta hand all steps of a series at once: one loop, no call per step.
-      const { timestamps, values: vs } = r
-      for (let k = 0; k < present.length; k++) {
-        if (present[k] === 1) { timestamps.push(st.start + k * st.interval); vs.push(values[k]!) }
+      // rate, increase and delta hand all steps of a series at once: one loop, no call per step,
+      // into arrays of the final length (a series is handed over once).
+      let n = 0
+      for (let k = 0; k < present.length; k++) n += present[k]!
+      const timestamps = new Array<number>(n)
+      const vs = new Array<number>(n)
+      for (let k = 0, j = 0; k < present.length; k++) {
+        if (present[k] === 1) { timestamps[j] = st.start + k * st.interval; vs[j++] = values[k]! }
       }
+      r.timestamps = timestamps
+      r.values = vs
     })
     return out.filter((r) => r.timestamps.length > 0)
   }

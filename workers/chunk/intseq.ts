@@ -254,8 +254,7 @@ function writePfor (sink: ByteSink, it: Float64Array, min: number, width: number
   sink.align()
 }
 
-function readPfor (src: ByteSource, it: Float64Array): void {
-  const count = it.length
+function readPfor (src: ByteSource, it: Float64Array, count: number): void {
   const min = src.svarint()
   const width = src.byte()
   if (width > 53) throw new ChunkFormatError(`PFOR width ${width} beyond 53 bits`)
@@ -271,7 +270,7 @@ function readPfor (src: ByteSource, it: Float64Array): void {
     value[j] = src.svarint()
   }
   if (width === 0) {
-    it.fill(min)
+    it.fill(min, 0, count)
   } else {
     for (let i = 0; i < count; i++) it[i] = (width <= 24 ? src.bits(width) : src.bitsWide(width)) + min
     src.align()
@@ -325,25 +324,26 @@ export function readIntSeq (src: ByteSource, out: Float64Array, n: number, mode:
   }
   const count = n - first
   if (count === 0) return
-  // A view of a work array kept between calls: a new Float64Array of over 64 bytes lives outside
-  // V8's heap, and allocating one per chunk cost more than decoding a short chunk.
+  // Items 0..count-1 of a work array kept between calls: a new Float64Array of over 64 bytes
+  // lives outside V8's heap, and allocating one per chunk cost more than decoding a short chunk
+  // (no view of it either: a typed array view is a large object, and a query makes one per chunk).
   if (work.length < count) work = new Float64Array(Math.max(count, 2 * work.length))
-  const it = work.subarray(0, count)
+  const it = work
   if (mode === IntSeq.DELTA_VARBIT || mode === IntSeq.DOD_VARBIT) {
     for (let i = 0; i < count; i++) it[i] = readVarbit(src)
     src.align()
   } else if (mode === IntSeq.DELTA_PFOR) {
-    readPfor(src, it)
+    readPfor(src, it, count)
   } else if (mode === IntSeq.FOR || mode === IntSeq.DELTA_FOR || mode === IntSeq.DOD_FOR) {
     const min = src.svarint()
     const range = src.uvarint()
     if (!Number.isSafeInteger(range) || !Number.isSafeInteger(min)) throw new ChunkFormatError('frame out of range')
-    unpack(src, it, min, range)
+    unpack(src, it, count, min, range)
   } else {
     throw new ChunkFormatError(`unknown integer sequence mode ${mode}`)
   }
   if (mode === IntSeq.FOR) {
-    out.set(it, 1)
+    for (let i = 0; i < count; i++) out[i + 1] = it[i]!
   } else if (dod) {
     let prev = out[1]!
     for (let i = 0; i < count; i++) { d += it[i]!; prev += d; out[i + 2] = prev }
@@ -356,10 +356,10 @@ export function readIntSeq (src: ByteSource, out: Float64Array, n: number, mode:
 /** Packed groups of unpack(), kept between calls (as `work`). */
 let groupWork = new Float64Array(256)
 
-function unpack (src: ByteSource, it: Float64Array, min: number, range: number): void {
-  const count = it.length
+/** Items 0..count-1 of `it` (which may be longer). */
+function unpack (src: ByteSource, it: Float64Array, count: number, min: number, range: number): void {
   const { k, width, tailWidth } = radixPlan(range, count)
-  if (width === 0) { it.fill(min); return }
+  if (width === 0) { it.fill(min, 0, count); return }
   if (k === 1) {
     src.bitsInto(it, 0, count, width)
     for (let i = 0; i < count; i++) {
