@@ -9,6 +9,8 @@ export interface LSet {
   readonly key: string
   /** Cached: this set without __name__. */
   noName?: LSet
+  /** Cached: the last keep() of this set with a signature, and its result. */
+  kept?: { by: string, ls: LSet }
 }
 
 const SEP_NAME = '\u0000'
@@ -80,11 +82,19 @@ export class LabelInterner {
     return out
   }
 
-  /** Only the listed labels (`on`, `by`). */
-  keep (ls: LSet, names: readonly string[]): LSet {
+  /**
+   * Only the listed labels (`on`, `by`). `by`, if given, names the list
+   * (the same string for the same names): the result is then cached on `ls`,
+   * which for a set a storage keeps (adopt) saves building the group's key
+   * for every series of every query.
+   */
+  keep (ls: LSet, names: readonly string[], by?: string): LSet {
+    if (by !== undefined && ls.kept !== undefined && ls.kept.by === by) return this.adopt(ls.kept.ls)
     const out: Labels = {}
     for (const n of names) { const v = ls.labels[n]; if (v !== undefined) out[n] = v }
-    return this.intern(out)
+    const kept = this.intern(out)
+    if (by !== undefined) ls.kept = { by, ls: kept }
+    return kept
   }
 
   /** Without the listed labels (`ignoring`, `without`). */
