@@ -18,7 +18,7 @@ import { BLOCK_MS, blockOf, openStore } from './storage.js'
 import { ROLLUP_LEVELS, readRollup, rollupState } from './rollup.js'
 import { SeriesIndex, type LabelMatcher } from './series-index.js'
 import { ReadArena, SampleLimitError, WalReader, readSamples, seriesWithSamples } from './read.js'
-import { PromQLError, compileMatcher, labelsKey, mergeRangeParts, parseMatchers, prometheusSuccessJson, queryInstant, queryRange, queryRangePart, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
+import { PromQLError, canonicalLSet, compileMatcher, mergeRangeParts, parseMatchers, prometheusSuccessBytes, queryInstant, queryRange, queryRangePart, type LSet, type Querier, type RollupColumn, type RollupInfo, type SeriesData } from '../src/promql/index.js'
 
 const { dataDir, mapSizeBytes, sync, flushStats, cpuPercent, retentionMs } = workerData as QueryWorkerData
 const flush = new Float64Array(flushStats)
@@ -83,12 +83,21 @@ const index = new SeriesIndex()
 /** Where this worker's reads decode, reset at each task (ReadArena). */
 const arena = new ReadArena()
 
-/** Each series' canonical label key (labelsKey), built once per id: a series' labels never change. */
-const keys = new Map<number, string>()
-function seriesKey (id: number): string {
-  let k = keys.get(id)
-  if (k === undefined) keys.set(id, k = labelsKey(index.labels(id)))
-  return k
+/**
+ * Each series' label set as the engine keeps it (canonicalLSet: sorted, its
+ * key built), made once per id: a series' labels never change, and the
+ * engine caches the set without __name__ on it for the next query. Bounded:
+ * past LSET_CACHE_MAX series it starts over (a few hundred bytes a series).
+ */
+const LSET_CACHE_MAX = 262_144
+const lsets = new Map<number, LSet>()
+function seriesLSet (id: number): LSet {
+  let ls = lsets.get(id)
+  if (ls === undefined) {
+    if (lsets.size >= LSET_CACHE_MAX) lsets.clear()
+    lsets.set(id, ls = canonicalLSet(index.labels(id)))
+  }
+  return ls
 }
 
 /**
@@ -136,7 +145,8 @@ class StoreQuerier implements Querier {
     return this.load(this.ids(matchers), minMs, maxMs, { level, column })
   }
 
-  load (ids: number[], minMs: number, maxMs: number, rollup?: { level: number, column: RollupColumn }): SeriesData[] {
+  /** `asStored`: labels as the index has them (export's order), not the engine's sorted set. */
+  load (ids: number[], minMs: number, maxMs: number, rollup?: { level: number, column: RollupColumn }, asStored = false): SeriesData[] {
     if (Date.now() > this.limits.deadlineMs) throw new PromQLError('timeout', 'query timed out (--query-timeout-ms)')
     let samples: Map<number, { ts: Float64Array, values: Float64Array, weights?: Float64Array }>
     try {
@@ -155,7 +165,12 @@ class StoreQuerier implements Querier {
       const s = samples.get(id)
       if (s === undefined) continue
       this.samples += s.ts.length
-      out.push({ labels: index.labels(id), key: seriesKey(id), timestamps: s.ts, values: s.values, ...(s.weights === undefined ? {} : { weights: s.weights }) })
+      if (asStored) { out.push({ labels: index.labels(id), timestamps: s.ts, values: s.values, ...(s.weights === undefined ? {} : { weights: s.weights }) }); continue }
+      const ls = seriesLSet(id)
+      // Object literals, not a spread (one per series per query).
+      out.push(s.weights === undefined
+        ? { labels: ls.labels, key: ls.key, interned: ls, timestamps: s.ts, values: s.values }
+        : { labels: ls.labels, key: ls.key, interned: ls, timestamps: s.ts, values: s.values, weights: s.weights })
     }
     return out
   }
@@ -182,14 +197,15 @@ const sourceResolution = (task: { maxSourceResolutionMs?: number }): { maxSource
   task.maxSourceResolutionMs === undefined ? {} : { maxSourceResolutionMs: task.maxSourceResolutionMs }
 
 /**
- * A successful outcome, its JSON text encoded here as UTF-8 and its memory
- * moved to the main thread rather than copied (Piscina's Transferable): the
- * main thread writes the bytes as they are. A 200 KB answer cost about 1 ms
- * of structured clone plus the main thread's own UTF-8 encoding.
+ * A successful outcome, its JSON as UTF-8 bytes (prometheusSuccessBytes, or
+ * text encoded here), its memory moved to the main thread rather than copied
+ * (Piscina's Transferable): the main thread writes the bytes as they are. A
+ * 200 KB answer cost about 1 ms of structured clone plus the main thread's
+ * own UTF-8 encoding.
  */
-function done (json: string, q: StoreQuerier): QueryOutcome {
-  const body = Buffer.from(json, 'utf8')
-  // A Buffer this size is never a slice of Node's shared pool (that is only for < 4 KiB): its memory can move alone.
+function done (json: string | Uint8Array, q: StoreQuerier): QueryOutcome {
+  const body = typeof json === 'string' ? Buffer.from(json, 'utf8') : json
+  // A Buffer of 4 KiB or more is never a slice of Node's shared pool (that is only for < 4 KiB); prometheusSuccessBytes's never are.
   const outcome: QueryOutcome = { ok: true, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), series: q.series, samples: q.samples }
   if (body.byteLength < 4096 || body.byteOffset !== 0 || body.buffer.byteLength !== body.byteLength) return outcome
   return move({ [transferableSymbol]: [body.buffer], [valueSymbol]: outcome } as unknown as ArrayBuffer) as unknown as QueryOutcome
@@ -212,11 +228,11 @@ export default async function run (task: QueryTask): Promise<QueryOutcome | Quer
           const part = await queryRangePart(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })
           return { ok: true, part, series: q.series, samples: q.samples }
         }
-        return done(prometheusSuccessJson(await queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
+        return done(prometheusSuccessBytes(await queryRange(q, task.expr, task.startMs, task.endMs, task.stepMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
       case 'merge':
-        return done(prometheusSuccessJson(mergeRangeParts(task.parts, task.startMs, task.endMs, task.stepMs)), q)
+        return done(prometheusSuccessBytes(mergeRangeParts(task.parts, task.startMs, task.endMs, task.stepMs)), q)
       case 'instant':
-        return done(prometheusSuccessJson(await queryInstant(q, task.expr, task.timeMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
+        return done(prometheusSuccessBytes(await queryInstant(q, task.expr, task.timeMs, { ...task.limits, pace, ...sourceResolution(task) })), q)
       case 'series':
         return ok(matchAll(task.match, q, task.startMs, task.endMs)!.map((id) => index.labels(id)), q)
       case 'labels':
@@ -224,7 +240,7 @@ export default async function run (task: QueryTask): Promise<QueryOutcome | Quer
       case 'labelValues':
         return ok(index.labelValues(task.name, matchAll(task.match, q, task.startMs, task.endMs)), q)
       case 'export': {
-        const lines = q.load(matchAll(task.match, q)!, task.startMs, task.endMs).map(exportLine).sort()
+        const lines = q.load(matchAll(task.match, q)!, task.startMs, task.endMs, undefined, true).map(exportLine).sort()
         return done(lines.join(''), q)
       }
     }

@@ -79,7 +79,8 @@ export function readSamples (store: Store, wal: WalReader, wanted: ReadonlySet<n
     const hi = h.maxTs <= maxMs ? c.ts.length : firstIndex(c.ts, maxMs, true)
     if (hi <= lo) return
     count(hi - lo)
-    gather(id).part(c.ts.subarray(lo, hi), c.values.subarray(lo, hi))
+    if (lo === 0 && hi === c.ts.length) gather(id).part(c.ts, c.values)
+    else gather(id).part(c.ts.subarray(lo, hi), c.values.subarray(lo, hi))
   }
   const gen = checkpointGen(store)
   const ids = [...wanted].sort((a, b) => a - b)

@@ -13,7 +13,7 @@ import {
   arithmetic, avgOverTime, compare, counterResets, extrapolatedRate, extrapolatedRateSteps, IncrementalMean, instantValue, maxOverTime, minOverTime,
   quantile, quantileOverTime, round, selectK, sumOverTime, weightedAvgOverTime, type Window,
 } from './functions.js'
-import { compareStrings, LabelInterner, type LSet } from './labels.js'
+import { compareStrings, LabelInterner, sortByString, type LSet } from './labels.js'
 import { isStaleNaN } from './stale.js'
 import { PromQLError, type Labels, type MatrixSeriesResult, type Querier, type QueryLimits, type RollupColumn, type RollupInfo } from './types.js'
 
@@ -110,8 +110,12 @@ export class Evaluator {
     for (const s of data) samples += s.timestamps.length
     this.addSamples(samples)
     // Prometheus's series sets are sorted by labels, and some results (topk ties) depend on that order.
-    return data.map((s): RawSeries => ({ m: s.key === undefined ? this.labels.intern(s.labels) : this.labels.intern(s.labels, s.key), ts: s.timestamps, vs: s.values, ...(s.weights === undefined ? {} : { ws: s.weights }) }))
-      .sort((a, b) => compareStrings(a.m.key, b.m.key))
+    const series = data.map((s): RawSeries => {
+      const m = s.interned !== undefined ? this.labels.adopt(s.interned) : s.key === undefined ? this.labels.intern(s.labels) : this.labels.intern(s.labels, s.key)
+      // Object literals, not a spread (one per series per query).
+      return s.weights === undefined ? { m, ts: s.timestamps, vs: s.values } : { m, ts: s.timestamps, vs: s.values, ws: s.weights }
+    })
+    return sortByString(series, (s) => s.m.key)
   }
 
   async eval (e: Expr, st: Steps): Promise<Value> {
@@ -215,7 +219,19 @@ export class Evaluator {
       const r: MatrixSeriesResult = { metric: m.labels, timestamps: [], values: [] }
       out.push(r)
       return r
-    }, (r, k, v) => { r.timestamps.push(st.start + k * st.interval); r.values.push(v) })
+    }, (r, k, v) => { r.timestamps.push(st.start + k * st.interval); r.values.push(v) }, (r, values, present) => {
+      // rate, increase and delta hand all steps of a series at once: one loop, no call per step,
+      // into arrays of the final length (a series is handed over once).
+      let n = 0
+      for (let k = 0; k < present.length; k++) n += present[k]!
+      const timestamps = new Array<number>(n)
+      const vs = new Array<number>(n)
+      for (let k = 0, j = 0; k < present.length; k++) {
+        if (present[k] === 1) { timestamps[j] = st.start + k * st.interval; vs[j++] = values[k]! }
+      }
+      r.timestamps = timestamps
+      r.values = vs
+    })
     return out.filter((r) => r.timestamps.length > 0)
   }
 
@@ -359,13 +375,14 @@ export class Evaluator {
 
   private async accumulateOverRange (e: Aggregate, call: Call, st: Steps): Promise<Array<{ m: LSet, acc: Float64Array, count: Float64Array, first: Int32Array }>> {
     const grouping = e.without ? [...e.grouping, '__name__'] : e.grouping
+    const by = e.without ? undefined : grouping.join('\u0000')
     interface Group { m: LSet, acc: Float64Array, count: Float64Array, first: Int32Array }
     const groups = new Map<string, Group>()
     const list: Group[] = []
     let order = 0
     const op = e.op
     await this.forEachRangeResult(call, st, (m) => {
-      const gm = e.without ? this.labels.remove(m, grouping) : this.labels.keep(m, grouping)
+      const gm = e.without ? this.labels.remove(m, grouping) : this.labels.keep(m, grouping, by)
       let g = groups.get(gm.key)
       if (g === undefined) {
         g = { m: gm, acc: new Float64Array(st.n), count: new Float64Array(st.n), first: new Int32Array(st.n) }
@@ -390,17 +407,27 @@ export class Evaluator {
           g.acc[k] = a + (v / c - a / c)
           break
       }
-    }, op === 'avg' ? undefined : (g, values, present) => {
-      // The same as the per-step callback above for sum, count, min and max, one loop per series
-      // (rate, increase and delta hand all their steps at once): no call per step.
+    }, op === 'avg' ? undefined : op === 'sum' || op === 'count' ? (g, values, present) => {
+      // The same as the per-step callback above, one loop per series (rate, increase and delta
+      // hand all their steps at once), one loop per operation: no call and no test of the
+      // operation per step (a 10,000-series shard spent 10 ms here testing it, 1.2 M times).
+      // count ignores acc; sum keeps it.
       const { acc, count, first } = g
+      for (let k = 0; k < present.length; k++) {
+        if (present[k] !== 1) continue
+        const c = count[k]! + 1
+        count[k] = c
+        if (c === 1) { acc[k] = values[k]!; first[k] = order } else acc[k] = acc[k]! + values[k]!
+      }
+    } : (g, values, present) => {
+      const { acc, count, first } = g
+      const isMin = op === 'min'
       for (let k = 0; k < present.length; k++) {
         if (present[k] !== 1) continue
         const v = values[k]!
         if (++count[k]! === 1) { acc[k] = v; first[k] = order; continue }
         const a = acc[k]!
-        if (op === 'sum') acc[k] = a + v
-        else if (op === 'min') { if (a > v || Number.isNaN(a)) acc[k] = v } else if (op === 'max') { if (a < v || Number.isNaN(a)) acc[k] = v }
+        if (isMin) { if (a > v || Number.isNaN(a)) acc[k] = v } else if (a < v || Number.isNaN(a)) acc[k] = v
       }
     })
     return list

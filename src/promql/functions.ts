@@ -32,18 +32,48 @@ export function extrapolatedRateSteps (
   isCounter: boolean, isRate: boolean, out: Float64Array, present: Uint8Array,
 ): number {
   const len = ts.length
+  // windowRate's `factor /= rangeMs / 1000`, the same quotient once per series.
+  const rangeSeconds = rangeMs / 1000
   let lo = 0
   let hi = 0
   let found = 0
   for (let k = 0; k < n; k++) {
-    present[k] = 0
     const maxT = start + k * interval - offsetMs
     const minT = maxT - rangeMs
     while (lo < len && ts[lo]! < minT) lo++
     if (hi < lo) hi = lo
     while (hi < len && ts[hi]! <= maxT) hi++
-    if (hi - lo < 2) continue
-    out[k] = windowRate(ts, vs, lo, hi, resets, minT, maxT, rangeMs, isCounter, isRate)
+    const count = hi - lo
+    if (count < 2) { present[k] = 0; continue }
+    // windowRate, inlined by hand (10-15 % of the kernel: 26 -> 23 ns a step, /tmp/qh/ratebench2.mjs).
+    const first = vs[lo]!
+    const last = vs[hi - 1]!
+    let result = last - first
+    if (isCounter && (resets === undefined || resets[hi - 1] !== resets[lo])) {
+      let prev = first
+      for (let i = lo + 1; i < hi; i++) {
+        const v = vs[i]!
+        if (v < prev) result += prev
+        prev = v
+      }
+    }
+    const firstT = ts[lo]!
+    const lastT = ts[hi - 1]!
+    let durationToStart = (firstT - minT) / 1000
+    const durationToEnd = (maxT - lastT) / 1000
+    const sampledInterval = (lastT - firstT) / 1000
+    const averageDurationBetweenSamples = sampledInterval / (count - 1)
+    if (isCounter && result > 0 && first >= 0) {
+      const durationToZero = sampledInterval * (first / result)
+      if (durationToZero < durationToStart) durationToStart = durationToZero
+    }
+    const threshold = averageDurationBetweenSamples * 1.1
+    let extrapolateToInterval = sampledInterval
+    extrapolateToInterval += durationToStart < threshold ? durationToStart : averageDurationBetweenSamples / 2
+    extrapolateToInterval += durationToEnd < threshold ? durationToEnd : averageDurationBetweenSamples / 2
+    let factor = extrapolateToInterval / sampledInterval
+    if (isRate) factor /= rangeSeconds
+    out[k] = result * factor
     present[k] = 1
     found++
   }

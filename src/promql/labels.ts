@@ -9,6 +9,8 @@ export interface LSet {
   readonly key: string
   /** Cached: this set without __name__. */
   noName?: LSet
+  /** Cached: the last keep() of this set with a signature, and its result. */
+  kept?: { by: string, ls: LSet }
 }
 
 const SEP_NAME = '\u0000'
@@ -21,6 +23,13 @@ export function labelsKey (labels: Labels): string {
   let key = ''
   for (const n of sortedNames(labels)) key += n + SEP_NAME + labels[n]! + SEP_LABEL
   return key
+}
+
+/** A label set as an interner would build it (sorted, no empty value), for a storage to keep and hand to adopt(). */
+export function canonicalLSet (labels: Labels): LSet {
+  const sorted: Labels = {}
+  for (const n of sortedNames(labels)) sorted[n] = labels[n]!
+  return { labels: sorted, key: labelsKey(sorted) }
 }
 
 export class LabelInterner {
@@ -39,6 +48,18 @@ export class LabelInterner {
       ls = { labels: sorted, key }
       this.sets.set(key, ls)
     }
+    return ls
+  }
+
+  /**
+   * A label set built outside this interner (canonicalLSet), kept by its
+   * storage across queries: it is used as it is (its cached noName too),
+   * unless this interner already has a set of that key.
+   */
+  adopt (ls: LSet): LSet {
+    const known = this.sets.get(ls.key)
+    if (known !== undefined) return known
+    this.sets.set(ls.key, ls)
     return ls
   }
 
@@ -61,11 +82,19 @@ export class LabelInterner {
     return out
   }
 
-  /** Only the listed labels (`on`, `by`). */
-  keep (ls: LSet, names: readonly string[]): LSet {
+  /**
+   * Only the listed labels (`on`, `by`). `by`, if given, names the list
+   * (the same string for the same names): the result is then cached on `ls`,
+   * which for a set a storage keeps (adopt) saves building the group's key
+   * for every series of every query.
+   */
+  keep (ls: LSet, names: readonly string[], by?: string): LSet {
+    if (by !== undefined && ls.kept !== undefined && ls.kept.by === by) return this.adopt(ls.kept.ls)
     const out: Labels = {}
     for (const n of names) { const v = ls.labels[n]; if (v !== undefined) out[n] = v }
-    return this.intern(out)
+    const kept = this.intern(out)
+    if (by !== undefined) ls.kept = { by, ls: kept }
+    return kept
   }
 
   /** Without the listed labels (`ignoring`, `without`). */
@@ -88,6 +117,25 @@ export function compareStrings (a: string, b: string): number {
   }
   return a.length - b.length
 }
+
+/**
+ * Sorts items by a string in code point order (compareStrings). When no
+ * string has a UTF-16 unit from 0xD800 up, code unit order is code point
+ * order, and the engine's own string comparison is used: sorting 10,000
+ * series keys that share a long prefix took several milliseconds through
+ * compareStrings.
+ */
+export function sortByString<T> (items: T[], key: (item: T) => string): T[] {
+  let plain = true
+  for (const item of items) if (HIGH_UNIT.test(key(item))) { plain = false; break }
+  if (!plain) return items.sort((a, b) => compareStrings(key(a), key(b)))
+  return items.sort((a, b) => {
+    const x = key(a)
+    const y = key(b)
+    return x < y ? -1 : x > y ? 1 : 0
+  })
+}
+const HIGH_UNIT = /[\uD800-\uFFFF]/
 
 /** Prometheus's order of label sets: label by label, name then value. */
 export function compareLabels (a: Labels, b: Labels): number {

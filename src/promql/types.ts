@@ -3,6 +3,8 @@
  * what a caller passes (QueryLimits) and the one error class it throws.
  */
 
+import type { LSet } from './labels.js'
+
 /** A series' labels, `__name__` included. */
 export type Labels = Record<string, string>
 
@@ -17,6 +19,13 @@ export interface SeriesData {
   weights?: Float64Array
   /** labelsKey(labels), if the storage has it at hand (saves building it per query). */
   key?: string
+  /**
+   * The series' label set as canonicalLSet built it, if the storage keeps
+   * one per series across queries (labels and key are then its own): the
+   * engine uses it as it is instead of sorting and copying the labels, and
+   * what it caches on it (the set without __name__) serves later queries.
+   */
+  interned?: LSet
 }
 
 /** What a rollup read returns as values: one of its columns, or 'avg' (sums, with counts as weights). */

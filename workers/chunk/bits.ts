@@ -198,6 +198,40 @@ export class ByteSource {
     return hi * TWO_24 + this.bits(24)
   }
 
+  /**
+   * `count` items of `width` bits each (1 <= width <= 53) into
+   * out[at..at + count): what as many bitsWide(width) calls read, with the
+   * reader's state in locals and the bounds checked once (a
+   * 10,000-series query decodes 2.4 M packed values; the calls were most of
+   * their cost).
+   */
+  bitsInto (out: Float64Array, at: number, count: number, width: number): void {
+    const buf = this.buf
+    let pos = this.pos
+    let acc = this.acc
+    let accBits = this.accBits
+    if ((buf.length - pos) * 8 + accBits < count * width) throw ByteSource.truncated()
+    // The first piece has 1 to 24 bits, then whole pieces of 24 (as bitsWide reads them).
+    const first = width - 24 * Math.floor((width - 1) / 24)
+    const rest = (width - first) / 24
+    for (let i = 0; i < count; i++) {
+      while (accBits < first) { acc = (acc << 8) | buf[pos++]!; accBits += 8 }
+      accBits -= first
+      let v = acc >>> accBits
+      acc &= (1 << accBits) - 1
+      for (let j = 0; j < rest; j++) {
+        while (accBits < 24) { acc = (acc << 8) | buf[pos++]!; accBits += 8 }
+        accBits -= 24
+        v = v * TWO_24 + (acc >>> accBits)
+        acc &= (1 << accBits) - 1
+      }
+      out[at + i] = v
+    }
+    this.pos = pos
+    this.acc = acc
+    this.accBits = accBits
+  }
+
   /** End of a bit section: the padding bits must be zero. */
   align (): void {
     if (this.acc !== 0) throw new ChunkFormatError('nonzero padding bits')

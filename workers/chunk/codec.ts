@@ -262,21 +262,26 @@ export function decodeChunkInto (chunk: Uint8Array, ts: Float64Array, vs: Float6
   return n
 }
 
+const NO_EXCEPTIONS = new Int32Array(0)
+const NO_RAW = new Uint32Array(0)
+
 function readValues (src: ByteSource, values: Float64Array, encoding: number): void {
   const n = values.length
-  const u = words(values)
   switch (encoding) {
     case ValueEncoding.CONST: {
+      const u = words(values)
       const lo = src.u32()
       const hi = src.u32()
       for (let i = 0; i < n; i++) { u[2 * i + LO] = lo; u[2 * i + HI] = hi }
       return
     }
-    case ValueEncoding.RAW:
+    case ValueEncoding.RAW: {
+      const u = words(values)
       for (let i = 0; i < n; i++) { u[2 * i + LO] = src.u32(); u[2 * i + HI] = src.u32() }
       return
+    }
     case ValueEncoding.XOR:
-      readXor(src, u, n)
+      readXor(src, words(values), n)
       return
     case ValueEncoding.DECIMAL: {
       const b = src.byte()
@@ -285,8 +290,9 @@ function readValues (src: ByteSource, values: Float64Array, encoding: number): v
       if (e > MAX_DECIMAL_EXPONENT) throw new ChunkFormatError(`decimal exponent ${e} out of range`)
       const exceptionCount = src.uvarint()
       if (exceptionCount > n) throw new ChunkFormatError('more exceptions than samples')
-      const at = new Int32Array(exceptionCount)
-      const raw = new Uint32Array(2 * exceptionCount)
+      // Most chunks have none: no arrays (nor a words view) for them.
+      const at = exceptionCount === 0 ? NO_EXCEPTIONS : new Int32Array(exceptionCount)
+      const raw = exceptionCount === 0 ? NO_RAW : new Uint32Array(2 * exceptionCount)
       let index = -1
       for (let j = 0; j < exceptionCount; j++) {
         index += src.uvarint() + 1
@@ -299,6 +305,8 @@ function readValues (src: ByteSource, values: Float64Array, encoding: number): v
       readIntSeq(src, values, n, mode)
       const p = POW10[e]!
       for (let i = 0; i < n; i++) values[i] = values[i]! / p
+      if (exceptionCount === 0) return
+      const u = words(values)
       for (let j = 0; j < exceptionCount; j++) {
         const i = at[j]!
         u[2 * i + LO] = raw[2 * j]!

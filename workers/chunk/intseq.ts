@@ -254,8 +254,7 @@ function writePfor (sink: ByteSink, it: Float64Array, min: number, width: number
   sink.align()
 }
 
-function readPfor (src: ByteSource, it: Float64Array): void {
-  const count = it.length
+function readPfor (src: ByteSource, it: Float64Array, count: number): void {
   const min = src.svarint()
   const width = src.byte()
   if (width > 53) throw new ChunkFormatError(`PFOR width ${width} beyond 53 bits`)
@@ -271,7 +270,7 @@ function readPfor (src: ByteSource, it: Float64Array): void {
     value[j] = src.svarint()
   }
   if (width === 0) {
-    it.fill(min)
+    it.fill(min, 0, count)
   } else {
     for (let i = 0; i < count; i++) it[i] = (width <= 24 ? src.bits(width) : src.bitsWide(width)) + min
     src.align()
@@ -325,25 +324,26 @@ export function readIntSeq (src: ByteSource, out: Float64Array, n: number, mode:
   }
   const count = n - first
   if (count === 0) return
-  // A view of a work array kept between calls: a new Float64Array of over 64 bytes lives outside
-  // V8's heap, and allocating one per chunk cost more than decoding a short chunk.
+  // Items 0..count-1 of a work array kept between calls: a new Float64Array of over 64 bytes
+  // lives outside V8's heap, and allocating one per chunk cost more than decoding a short chunk
+  // (no view of it either: a typed array view is a large object, and a query makes one per chunk).
   if (work.length < count) work = new Float64Array(Math.max(count, 2 * work.length))
-  const it = work.subarray(0, count)
+  const it = work
   if (mode === IntSeq.DELTA_VARBIT || mode === IntSeq.DOD_VARBIT) {
     for (let i = 0; i < count; i++) it[i] = readVarbit(src)
     src.align()
   } else if (mode === IntSeq.DELTA_PFOR) {
-    readPfor(src, it)
+    readPfor(src, it, count)
   } else if (mode === IntSeq.FOR || mode === IntSeq.DELTA_FOR || mode === IntSeq.DOD_FOR) {
     const min = src.svarint()
     const range = src.uvarint()
     if (!Number.isSafeInteger(range) || !Number.isSafeInteger(min)) throw new ChunkFormatError('frame out of range')
-    unpack(src, it, min, range)
+    unpack(src, it, count, min, range)
   } else {
     throw new ChunkFormatError(`unknown integer sequence mode ${mode}`)
   }
   if (mode === IntSeq.FOR) {
-    out.set(it, 1)
+    for (let i = 0; i < count; i++) out[i + 1] = it[i]!
   } else if (dod) {
     let prev = out[1]!
     for (let i = 0; i < count; i++) { d += it[i]!; prev += d; out[i + 2] = prev }
@@ -353,29 +353,53 @@ export function readIntSeq (src: ByteSource, out: Float64Array, n: number, mode:
   }
 }
 
-function unpack (src: ByteSource, it: Float64Array, min: number, range: number): void {
-  const count = it.length
+/** Packed groups of unpack(), kept between calls (as `work`). */
+let groupWork = new Float64Array(256)
+
+/** Items 0..count-1 of `it` (which may be longer). */
+function unpack (src: ByteSource, it: Float64Array, count: number, min: number, range: number): void {
   const { k, width, tailWidth } = radixPlan(range, count)
-  if (width === 0) { it.fill(min); return }
-  const r = range + 1
-  let i = 0
+  if (width === 0) { it.fill(min, 0, count); return }
   if (k === 1) {
-    for (; i < count; i++) {
-      const v = width <= 24 ? src.bits(width) : src.bitsWide(width)
+    src.bitsInto(it, 0, count, width)
+    for (let i = 0; i < count; i++) {
+      const v = it[i]!
       if (v > range) throw new ChunkFormatError('packed value beyond its frame')
       it[i] = v + min
     }
-  } else {
-    for (; i < count; i += k) {
-      const t = Math.min(k, count - i)
-      let acc = src.bitsWide(t === k ? width : tailWidth)
-      for (let j = 0; j < t; j++) {
-        const digit = acc % r
-        it[i + j] = digit + min
+    src.align()
+    return
+  }
+  const r = range + 1
+  const groups = Math.floor(count / k)
+  const tail = count - groups * k
+  if (groupWork.length < groups + 1) groupWork = new Float64Array(Math.max(groups + 1, 2 * groupWork.length))
+  const packed = groupWork
+  src.bitsInto(packed, 0, groups, width)
+  if (tail > 0) src.bitsInto(packed, groups, 1, tailWidth)
+  // The digits by a multiplication with 1 / r instead of a division and a
+  // remainder each. A group is below r^k <= 2^53 and q * r <= acc + r, so
+  // all is exact below 2^52 (width <= 52): acc * inv is then within 1 of
+  // acc / r, floor() may be one off, and the remainder's sign says which way.
+  const fast = width <= 52 && tailWidth <= 52
+  const inv = 1 / r
+  for (let g = 0, i = 0; i < count; g++, i += k) {
+    const t = Math.min(k, count - i)
+    let acc = packed[g]!
+    for (let j = 0; j < t; j++) {
+      let digit: number
+      if (fast) {
+        let q = Math.floor(acc * inv)
+        digit = acc - q * r
+        if (digit < 0) { q--; digit += r } else if (digit >= r) { q++; digit -= r }
+        acc = q
+      } else {
+        digit = acc % r
         acc = (acc - digit) / r
       }
-      if (acc !== 0) throw new ChunkFormatError('packed group beyond its frame')
+      it[i + j] = digit + min
     }
+    if (acc !== 0) throw new ChunkFormatError('packed group beyond its frame')
   }
   src.align()
 }
