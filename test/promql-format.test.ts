@@ -1,20 +1,11 @@
 /** The API's JSON written in pieces (prometheusSuccessBytes) is JSON.stringify's text of toPrometheusData, byte for byte. */
 import { describe, expect, it } from 'vitest'
+import { mulberry32 } from '../dist/src/bench/random.js'
 import { prometheusSuccessBytes, prometheusSuccessJson, toPrometheusData, type PromResult } from '../dist/src/promql/index.js'
 
 const reference = (r: PromResult): string => JSON.stringify({ status: 'success', data: toPrometheusData(r) })
 const decode = (b: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(b)
 
-/** Seeded, so a failure repeats. */
-function mulberry32 (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const SPECIAL = [0, -0, NaN, Infinity, -Infinity, 1e-7, -1e-7, 1e-6, 9.99e-7, 1e21, -1e21, 1e20, 5e-324, Number.MAX_VALUE, 0.1 + 0.2, -3]
 

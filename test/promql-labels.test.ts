@@ -1,16 +1,7 @@
 /** sortByString (the engine's series order) against compareStrings, code point order, with and without units from 0xD800 up. */
 import { describe, expect, it } from 'vitest'
+import { mulberry32 } from '../dist/src/bench/random.js'
 import { canonicalLSet, compareStrings, labelsKey, sortByString } from '../dist/src/promql/labels.js'
-
-function mulberry32 (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const ALPHABETS = [
   ['a', 'b', 'z', '0', '\u0000', '\u0001', 'é'],
